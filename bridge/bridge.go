@@ -1,0 +1,416 @@
+// Package bridge serves wss://localhost and relays each browser WebSocket
+// session to a fixed local TCP target. It decides who may connect (Host,
+// Origin, token) and publishes what happens as events; it has no UI.
+package bridge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Route maps a URL path to one fixed TCP target. Clients never choose the
+// target: the bridge is not an open proxy.
+type Route struct {
+	Path    string
+	Target  string // host:port
+	Framing Framing
+}
+
+// Options configure a Bridge. Zero values take the defaults noted.
+type Options struct {
+	Port          int   // 0 picks a free port (tests); the app passes 21443
+	FallbackPorts []int // tried in order when Port is taken by another program
+	// Hosts are the loopback addresses to listen on. Default 127.0.0.1 and
+	// ::1; ::1 is skipped where the machine has no IPv6 loopback.
+	Hosts           []string
+	AllowedOrigins  []string
+	Token           string
+	MaxClients      int           // default 100
+	MaxMessageBytes int64         // default 16 MiB
+	PingInterval    time.Duration // default 30s
+	PongTimeout     time.Duration // default 60s
+	WriteTimeout    time.Duration // one frame write to the browser; default 30s
+	DialTimeout     time.Duration // dialing the engine; default 5s
+	ShutdownGrace   time.Duration // how long Stop waits for sessions; default 5s
+	Routes          []Route
+	// GetCertificate supplies the TLS certificate for every handshake, so a
+	// renewed certificate takes effect without a restart.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// CertificateStatus, when set, is shown in /health as "certificate".
+	CertificateStatus func() any
+	Version           string
+	// LogHandler receives the bridge's log records (they are also published
+	// as events). Nil discards them.
+	LogHandler slog.Handler
+}
+
+func (o *Options) setDefaults() {
+	if o.Hosts == nil {
+		o.Hosts = []string{"127.0.0.1", "::1"}
+	}
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.PingInterval, 30*time.Second)
+	def(&o.PongTimeout, 60*time.Second)
+	def(&o.WriteTimeout, 30*time.Second)
+	def(&o.DialTimeout, 5*time.Second)
+	def(&o.ShutdownGrace, 5*time.Second)
+	if o.MaxClients <= 0 {
+		o.MaxClients = 100
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 16 << 20
+	}
+	if o.LogHandler == nil {
+		o.LogHandler = slog.DiscardHandler
+	}
+	for i := range o.Routes {
+		if o.Routes[i].Framing == "" {
+			o.Routes[i].Framing = FramingRaw
+		}
+	}
+}
+
+// Bridge is the local WebSocket endpoint. It can be started and stopped
+// repeatedly; Subscribe and Snapshot work whether it runs or not.
+type Bridge struct {
+	opts     Options
+	log      *slog.Logger
+	bus      *bus
+	routes   map[string]Route
+	origins  []originPattern
+	token    tokenCheck
+	upgrader websocket.Upgrader
+	nextID   atomic.Uint64
+	reserved atomic.Int64 // sessions open or being opened, for max_clients
+
+	mu        sync.Mutex
+	running   bool
+	srv       *http.Server
+	listeners []net.Listener
+	port      int
+	startedAt time.Time
+	sessions  map[string]*Session
+	sessionWG sync.WaitGroup
+	serveWG   sync.WaitGroup
+	totals    Totals
+}
+
+// Totals are counters since the bridge was created.
+type Totals struct {
+	Sessions          int64 `json:"sessions"`
+	BytesToEngine     int64 `json:"bytes_to_engine"`
+	BytesToBrowser    int64 `json:"bytes_to_browser"`
+	MessagesToEngine  int64 `json:"messages_to_engine"`
+	MessagesToBrowser int64 `json:"messages_to_browser"`
+}
+
+// New checks the options and builds a stopped Bridge.
+func New(opts Options) (*Bridge, error) {
+	opts.setDefaults()
+	if opts.GetCertificate == nil {
+		return nil, errors.New("bridge: no certificate source (Options.GetCertificate is nil)")
+	}
+	if len(opts.Routes) == 0 {
+		return nil, errors.New("bridge: no routes configured")
+	}
+	b := &Bridge{
+		opts:     opts,
+		bus:      newBus(),
+		routes:   make(map[string]Route, len(opts.Routes)),
+		token:    newTokenCheck(opts.Token),
+		sessions: make(map[string]*Session),
+	}
+	b.log = slog.New(&publishingHandler{next: opts.LogHandler, bus: b.bus})
+	for _, r := range opts.Routes {
+		if !strings.HasPrefix(r.Path, "/") {
+			return nil, fmt.Errorf("bridge: route path %q must start with /", r.Path)
+		}
+		if _, dup := b.routes[r.Path]; dup {
+			return nil, fmt.Errorf("bridge: duplicate route path %q", r.Path)
+		}
+		if !r.Framing.Valid() {
+			return nil, fmt.Errorf("bridge: route %s: unknown framing %q", r.Path, r.Framing)
+		}
+		if err := CheckTarget(r.Target); err != nil {
+			return nil, fmt.Errorf("bridge: route %s: %w", r.Path, err)
+		}
+		b.routes[r.Path] = r
+	}
+	for _, o := range opts.AllowedOrigins {
+		p, err := parseOrigin(o)
+		if err != nil {
+			return nil, fmt.Errorf("bridge: allowed_origins: %w", err)
+		}
+		b.origins = append(b.origins, p)
+	}
+	b.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   4096,
+		WriteBufferSize:  4096,
+		WriteBufferPool:  &sync.Pool{},
+		// The Origin was checked before Upgrade, against allowed_origins.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	return b, nil
+}
+
+// Logger is the bridge's logger: records go to Options.LogHandler and to
+// subscribers, so the app can log through it and show everything in one place.
+func (b *Bridge) Logger() *slog.Logger { return b.log }
+
+// Subscribe returns a subscription with room for buffer pending events.
+func (b *Bridge) Subscribe(buffer int) *Subscription { return b.bus.subscribe(buffer) }
+
+// Start binds the listener and serves until Stop. It returns an error when
+// no port could be bound.
+func (b *Bridge) Start() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.running {
+		return errors.New("bridge already running")
+	}
+	lns, port, err := b.listen()
+	if err != nil {
+		return err
+	}
+	tlsConf := &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: b.opts.GetCertificate,
+		// gorilla/websocket speaks HTTP/1.1 only; advertising h2 would let a
+		// browser pick it for the upgrade request.
+		NextProtos: []string{"http/1.1"},
+	}
+	b.srv = &http.Server{
+		Handler:           b,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		TLSConfig:         tlsConf,
+		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ErrorLog:          log.New(serverErrorWriter{b.log}, "", 0),
+	}
+	b.listeners, b.port, b.running, b.startedAt = lns, port, true, time.Now()
+	for _, ln := range lns {
+		b.serveWG.Add(1)
+		go func(ln net.Listener) {
+			defer b.serveWG.Done()
+			if err := b.srv.Serve(tls.NewListener(ln, tlsConf)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				b.log.Error("listener failed", "addr", ln.Addr().String(), "err", err)
+			}
+		}(ln)
+	}
+	addrs := make([]string, len(lns))
+	for i, ln := range lns {
+		addrs[i] = ln.Addr().String()
+	}
+	b.log.Info("bridge listening", "endpoint", b.endpointLocked(), "addrs", strings.Join(addrs, " "))
+	b.bus.publish(Event{Kind: StateChanged, Time: time.Now()})
+	return nil
+}
+
+// listen binds every host on the first port that all of them can use.
+func (b *Bridge) listen() ([]net.Listener, int, error) {
+	ports := append([]int{b.opts.Port}, b.opts.FallbackPorts...)
+	var busy []string
+	for i, port := range ports {
+		lns, bound, err := listenAll(b.opts.Hosts, port)
+		if err == nil {
+			if i > 0 {
+				b.log.Warn("port in use by another program, using a fallback port",
+					"wanted", b.opts.Port, "chosen", bound)
+			}
+			return lns, bound, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, 0, err
+		}
+		busy = append(busy, strconv.Itoa(port))
+	}
+	return nil, 0, fmt.Errorf("listen: ports %s are all in use by other programs: free one or set port/fallback_ports", strings.Join(busy, ", "))
+}
+
+// listenAll binds every host on one port. Port 0 takes a free port from the
+// first host and uses it for the rest.
+func listenAll(hosts []string, port int) ([]net.Listener, int, error) {
+	var lns []net.Listener
+	closeAll := func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
+	for _, h := range hosts {
+		ln, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(port)))
+		if err != nil {
+			if len(lns) > 0 && isNoSuchAddress(err) {
+				continue // e.g. no IPv6 loopback on this machine
+			}
+			closeAll()
+			return nil, 0, fmt.Errorf("listen %s: %w", net.JoinHostPort(h, strconv.Itoa(port)), err)
+		}
+		lns = append(lns, ln)
+		port = ln.Addr().(*net.TCPAddr).Port
+	}
+	if len(lns) == 0 {
+		return nil, 0, errors.New("listen: no hosts configured")
+	}
+	return lns, port, nil
+}
+
+func isNoSuchAddress(err error) bool {
+	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT)
+}
+
+// Stop closes every session with 1001 "bridge shutting down", waits up to
+// ShutdownGrace for them to end, and stops listening.
+func (b *Bridge) Stop() error {
+	b.mu.Lock()
+	if !b.running {
+		b.mu.Unlock()
+		return nil
+	}
+	b.running = false
+	srv := b.srv
+	sessions := make([]*Session, 0, len(b.sessions))
+	for _, s := range b.sessions {
+		sessions = append(sessions, s)
+	}
+	b.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.ShutdownGrace)
+	defer cancel()
+	for _, s := range sessions {
+		go s.finish(websocket.CloseGoingAway, "bridge shutting down", true)
+	}
+	shutdownErr := srv.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() { b.sessionWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		b.log.Warn("sessions still open after the shutdown grace period; closing them", "grace", b.opts.ShutdownGrace)
+		for _, s := range sessions {
+			s.forceClose()
+		}
+		<-done
+	}
+	b.serveWG.Wait()
+	b.log.Info("bridge stopped")
+	b.bus.publish(Event{Kind: StateChanged, Time: time.Now()})
+	if shutdownErr != nil && !errors.Is(shutdownErr, context.DeadlineExceeded) {
+		return fmt.Errorf("stop: %w", shutdownErr)
+	}
+	return nil
+}
+
+// Port is the port the bridge listens on, or 0 when it is stopped.
+func (b *Bridge) Port() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.running {
+		return 0
+	}
+	return b.port
+}
+
+// Endpoint is the wss URL base pages connect to, e.g. wss://localhost:21443.
+func (b *Bridge) Endpoint() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.endpointLocked()
+}
+
+func (b *Bridge) endpointLocked() string {
+	port := b.port
+	if port == 0 {
+		port = b.opts.Port
+	}
+	return "wss://localhost:" + strconv.Itoa(port)
+}
+
+// Snapshot is a consistent view of the bridge for UIs and the control API.
+type Snapshot struct {
+	Running  bool          `json:"running"`
+	Endpoint string        `json:"endpoint"`
+	Version  string        `json:"version"`
+	Started  time.Time     `json:"started"`
+	Routes   []Route       `json:"routes"`
+	Sessions []SessionInfo `json:"sessions"`
+	Totals   Totals        `json:"totals"`
+}
+
+// Snapshot lists the live sessions, oldest first, with their counters.
+func (b *Bridge) Snapshot() Snapshot {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	snap := Snapshot{
+		Running:  b.running,
+		Endpoint: b.endpointLocked(),
+		Version:  b.opts.Version,
+		Routes:   slices.Clone(b.opts.Routes),
+		Totals:   b.totals,
+	}
+	if b.running {
+		snap.Started = b.startedAt
+	}
+	now := time.Now()
+	for _, s := range b.sessions {
+		snap.Sessions = append(snap.Sessions, s.Info(now))
+		addLive(&snap.Totals, s)
+	}
+	slices.SortFunc(snap.Sessions, func(a, b SessionInfo) int {
+		if c := a.Started.Compare(b.Started); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return snap
+}
+
+// Disconnect closes one session with 1000 "closed by operator".
+func (b *Bridge) Disconnect(id string) error {
+	b.mu.Lock()
+	s, ok := b.sessions[id]
+	b.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("disconnect %s: no such session", id)
+	}
+	go s.finish(websocket.CloseNormalClosure, "closed by operator", true)
+	return nil
+}
+
+// serverErrorWriter turns net/http's error log into slog records. A failed
+// TLS handshake usually means the browser does not trust the certificate,
+// which is worth saying plainly.
+type serverErrorWriter struct{ log *slog.Logger }
+
+func (w serverErrorWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	switch {
+	case strings.Contains(msg, "unknown certificate") || strings.Contains(msg, "bad certificate"):
+		w.log.Warn("TLS handshake refused by the client: the browser does not trust the bridge certificate; run `orionbridge certs install`", "detail", msg)
+	case strings.Contains(msg, "TLS handshake error"):
+		w.log.Debug("TLS handshake failed", "detail", msg)
+	default:
+		w.log.Warn("http server", "detail", msg)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,153 @@
+package bridge
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Framing says how WebSocket messages map onto the engine's TCP byte stream.
+type Framing string
+
+const (
+	// FramingRaw sends each message byte for byte; each TCP read becomes one
+	// binary message. Message boundaries are not preserved toward the browser.
+	FramingRaw Framing = "raw"
+	// FramingLines ends each message with '\n' and splits the TCP stream on '\n'.
+	FramingLines Framing = "lines"
+	// FramingLengthPrefixed puts a 4-byte big-endian length before each message.
+	FramingLengthPrefixed Framing = "length-prefixed"
+)
+
+// Valid reports whether f is one of the known framing modes.
+func (f Framing) Valid() bool {
+	switch f {
+	case FramingRaw, FramingLines, FramingLengthPrefixed:
+		return true
+	}
+	return false
+}
+
+// errTooLarge is returned by the decoders when one line or frame from the
+// engine exceeds the message limit; the session closes with 1009.
+type errTooLarge struct {
+	what  string // "line" or "frame"
+	size  int64  // the announced size, or the bytes seen so far for a line
+	limit int64
+}
+
+func (e *errTooLarge) Error() string {
+	if e.what == "frame" {
+		return fmt.Sprintf("engine frame of %d bytes exceeds max_message_bytes %d", e.size, e.limit)
+	}
+	return fmt.Sprintf("engine line exceeds max_message_bytes %d", e.limit)
+}
+
+// errPartialFrame means the engine closed its side in the middle of a
+// length-prefixed frame, so the frame can never be delivered whole.
+var errPartialFrame = errors.New("engine closed the connection in the middle of a frame")
+
+// lineDecoder splits a byte stream on '\n'. The returned slice is valid only
+// until the next call; the newline is removed.
+type lineDecoder struct {
+	r     *bufio.Reader
+	limit int64
+	line  []byte
+}
+
+func newLineDecoder(r io.Reader, limit int64) *lineDecoder {
+	// A buffer no larger than limit+1 fills, and so returns, as soon as a
+	// line is known to be too long, rather than waiting for its newline.
+	return &lineDecoder{r: bufio.NewReaderSize(r, int(min(4096, limit+1))), limit: limit}
+}
+
+// Next returns the next line. At EOF a final line without a trailing newline
+// is still returned (the engine's last words are delivered), then io.EOF.
+func (d *lineDecoder) Next() ([]byte, error) {
+	if cap(d.line) > maxRetainedBuffer {
+		d.line = nil // one huge line must not pin its buffer for the rest of the session
+	}
+	d.line = d.line[:0]
+	for {
+		chunk, err := d.r.ReadSlice('\n')
+		d.line = append(d.line, chunk...)
+		size := len(d.line)
+		if err == nil {
+			size-- // the newline is not part of the message
+		}
+		if int64(size) > d.limit {
+			return nil, &errTooLarge{what: "line", size: int64(size), limit: d.limit}
+		}
+		switch {
+		case err == nil:
+			return d.line[:size], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && size > 0:
+			return d.line, nil
+		default:
+			return nil, err
+		}
+	}
+}
+
+// Buffered reports whether bytes already read from the engine wait in the
+// decoder, so the relay can batch writes without delaying anything.
+func (d *lineDecoder) Buffered() int { return d.r.Buffered() }
+
+// frameDecoder parses 4-byte big-endian length-prefixed frames.
+type frameDecoder struct {
+	r       *bufio.Reader
+	limit   int64
+	header  [4]byte
+	payload []byte
+}
+
+func newFrameDecoder(r io.Reader, limit int64) *frameDecoder {
+	return &frameDecoder{r: bufio.NewReaderSize(r, 4096), limit: limit}
+}
+
+// Next returns the next frame's payload, valid until the next call.
+func (d *frameDecoder) Next() ([]byte, error) {
+	if _, err := io.ReadFull(d.r, d.header[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, errPartialFrame
+		}
+		return nil, err
+	}
+	n := int64(binary.BigEndian.Uint32(d.header[:]))
+	if n > d.limit {
+		return nil, &errTooLarge{what: "frame", size: n, limit: d.limit}
+	}
+	if int64(cap(d.payload)) < n {
+		d.payload = make([]byte, n)
+	}
+	d.payload = d.payload[:n]
+	if _, err := io.ReadFull(d.r, d.payload); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, errPartialFrame
+		}
+		return nil, err
+	}
+	if cap(d.payload) > maxRetainedBuffer {
+		// One huge frame must not pin its buffer for the rest of the session.
+		p := d.payload
+		d.payload = nil
+		return p, nil
+	}
+	return d.payload, nil
+}
+
+// Buffered reports bytes already read but not yet returned.
+func (d *frameDecoder) Buffered() int { return d.r.Buffered() }
+
+// maxRetainedBuffer caps the buffers a session keeps between messages, so an
+// idle session costs little even after a burst of large messages.
+const maxRetainedBuffer = 64 << 10
+
+// appendFrameHeader appends the 4-byte big-endian length of an n-byte payload.
+func appendFrameHeader(dst []byte, n int) []byte {
+	return binary.BigEndian.AppendUint32(dst, uint32(n))
+}

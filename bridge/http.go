@@ -1,0 +1,268 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"orionbridge/assets"
+)
+
+// pageCSP allows the diagnostics page its own scripts and sockets and
+// nothing else; frame-ancestors 'self' keeps other sites from framing it.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self' wss://localhost:%[1]d wss://127.0.0.1:%[1]d; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+
+// apiCSP is for responses that are never rendered as documents.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'"
+
+var webFiles = func() fs.FS {
+	sub, err := fs.Sub(assets.Web, "web")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
+	}
+	return sub
+}()
+
+// ServeHTTP checks the Host header first for every request, then dispatches
+// to a route, /health, or the diagnostics page's files.
+func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	port := b.Port()
+	if !hostAllowed(r.Host, port) {
+		b.reject(w, r, http.StatusForbidden, fmt.Sprintf("Host %q is not this bridge: use localhost:%d (other host names are refused to defeat DNS rebinding)", r.Host, port))
+		return
+	}
+	if route, ok := b.routes[r.URL.Path]; ok {
+		h.Set("Content-Security-Policy", apiCSP)
+		b.serveRoute(w, r, route)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.URL.Path == "/health" {
+		h.Set("Content-Security-Policy", apiCSP)
+		b.serveHealth(w, r, port)
+		return
+	}
+	h.Set("Content-Security-Policy", fmt.Sprintf(pageCSP, port))
+	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+	if name == "" {
+		name = "index.html"
+	}
+	if st, err := fs.Stat(webFiles, name); err != nil || st.IsDir() || name == "index.html" && r.URL.Path != "/" {
+		b.log.Debug("not found", "path", r.URL.Path)
+		http.Error(w, "404 not found: the bridge serves "+b.routeList()+", /health and the diagnostics page at /", http.StatusNotFound)
+		return
+	}
+	http.ServeFileFS(w, r, webFiles, name)
+}
+
+func (b *Bridge) routeList() string {
+	paths := make([]string, 0, len(b.opts.Routes))
+	for _, r := range b.opts.Routes {
+		paths = append(paths, r.Path)
+	}
+	return strings.Join(paths, ", ")
+}
+
+// reject answers a refused request and logs the reason. The reason is safe
+// to show: it never contains the token.
+func (b *Bridge) reject(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	b.log.Warn("request refused", "status", status, "reason", reason, "path", r.URL.Path,
+		"origin", r.Header.Get("Origin"), "client", r.RemoteAddr)
+	http.Error(w, strconv.Itoa(status)+" "+http.StatusText(status)+": "+reason, status)
+}
+
+// ownOrigin reports whether origin is the bridge's own diagnostics page.
+func ownOrigin(origin string, port int) bool {
+	for _, h := range []string{"localhost", "127.0.0.1", "[::1]"} {
+		if strings.EqualFold(origin, "https://"+h+":"+strconv.Itoa(port)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *Bridge) originAllowed(origin string, port int) bool {
+	return ownOrigin(origin, port) || originAllowed(b.origins, origin)
+}
+
+// serveRoute runs the checks in a fixed order, each with its own status,
+// then upgrades and hands the connection to a Session.
+func (b *Bridge) serveRoute(w http.ResponseWriter, r *http.Request, route Route) {
+	port := b.Port()
+	if !websocket.IsWebSocketUpgrade(r) {
+		b.reject(w, r, http.StatusBadRequest, route.Path+" is a WebSocket endpoint: connect with new WebSocket(\"wss://localhost:"+strconv.Itoa(port)+route.Path+"\")")
+		return
+	}
+	origin := r.Header.Get("Origin")
+	switch {
+	case origin == "":
+		b.reject(w, r, http.StatusForbidden, "no Origin header: only browsers on allowed sites may connect")
+		return
+	case !b.originAllowed(origin, port):
+		b.reject(w, r, http.StatusForbidden, "origin "+origin+" is not allowed: add it to allowed_origins")
+		return
+	}
+	token := presentedToken(r)
+	if b.token.set && !b.token.ok(token) {
+		reason := "missing token: pass ?token=… or the subprotocol bearer.<token>"
+		if token != "" {
+			reason = "wrong token"
+		}
+		b.reject(w, r, http.StatusUnauthorized, reason)
+		return
+	}
+	if n := b.reserved.Add(1); n > int64(b.opts.MaxClients) {
+		b.reserved.Add(-1)
+		b.reject(w, r, http.StatusServiceUnavailable, fmt.Sprintf("max_clients (%d) sessions are already open", b.opts.MaxClients))
+		return
+	}
+	var respHeader http.Header
+	if p := chooseSubprotocol(r); p != "" {
+		respHeader = http.Header{"Sec-Websocket-Protocol": {p}}
+	}
+	ws, err := b.upgrader.Upgrade(w, r, respHeader)
+	if err != nil {
+		b.reserved.Add(-1)
+		b.log.Warn("upgrade failed", "path", route.Path, "origin", origin, "client", r.RemoteAddr, "err", err)
+		return
+	}
+	ws.SetReadLimit(b.opts.MaxMessageBytes)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Session{
+		b: b, id: "s" + strconv.FormatUint(b.nextID.Add(1), 10),
+		origin: origin, client: r.RemoteAddr, route: route, started: time.Now(),
+		ws: ws, ctx: ctx, cancel: cancel, state: StateConnecting,
+	}
+	if !b.register(s) {
+		b.reserved.Add(-1)
+		s.finish(websocket.CloseGoingAway, "bridge shutting down", true)
+		ws.Close()
+		return
+	}
+	defer b.unregister(s)
+	s.run()
+}
+
+// register adds a session unless the bridge is stopping.
+func (b *Bridge) register(s *Session) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.running {
+		return false
+	}
+	b.sessions[s.id] = s
+	b.sessionWG.Add(1)
+	return true
+}
+
+func (b *Bridge) sessionOpened(s *Session) {
+	info := s.Info(time.Now())
+	b.log.Info("session opened", "session", s.id, "origin", s.origin, "client", s.client,
+		"route", s.route.Path, "target", s.route.Target, "framing", string(s.route.Framing))
+	b.bus.publish(Event{Kind: SessionOpened, Time: info.Started, Session: info})
+}
+
+func (b *Bridge) unregister(s *Session) {
+	now := time.Now()
+	s.mu.Lock()
+	s.state, s.ended = StateClosed, now
+	s.mu.Unlock()
+	info := s.Info(now)
+	b.mu.Lock()
+	delete(b.sessions, s.id)
+	b.totals.Sessions++
+	b.totals.BytesToEngine += info.BytesToEngine
+	b.totals.BytesToBrowser += info.BytesToBrowser
+	b.totals.MessagesToEngine += info.MessagesToEngine
+	b.totals.MessagesToBrowser += info.MessagesToBrowser
+	b.mu.Unlock()
+	b.reserved.Add(-1)
+	b.log.Info("session closed", "session", s.id, "origin", s.origin, "route", s.route.Path,
+		"code", info.CloseCode, "reason", info.CloseReason,
+		"bytes_to_engine", info.BytesToEngine, "bytes_to_browser", info.BytesToBrowser,
+		"messages_to_engine", info.MessagesToEngine, "messages_to_browser", info.MessagesToBrowser,
+		"duration", info.Duration.Round(time.Millisecond).String())
+	b.bus.publish(Event{Kind: SessionClosed, Time: now, Session: info})
+	b.sessionWG.Done()
+}
+
+// addLive adds a live session's counters to totals, so Snapshot's totals
+// include traffic of sessions that are still open.
+func addLive(t *Totals, s *Session) {
+	t.BytesToEngine += s.bytesToEngine.Load()
+	t.BytesToBrowser += s.bytesToBrowser.Load()
+	t.MessagesToEngine += s.messagesToEngine.Load()
+	t.MessagesToBrowser += s.messagesToBrowser.Load()
+}
+
+// RouteHealth is one route as reported by /health.
+type RouteHealth struct {
+	Path      string  `json:"path"`
+	Target    string  `json:"target"`
+	Framing   Framing `json:"framing"`
+	Reachable bool    `json:"reachable"`
+}
+
+// Health is the /health document.
+type Health struct {
+	Status      string        `json:"status"`
+	Version     string        `json:"version"`
+	Routes      []RouteHealth `json:"routes"`
+	Sessions    int           `json:"sessions"`
+	Certificate any           `json:"certificate,omitempty"`
+}
+
+// Health probes each route's engine with a short dial, in parallel.
+func (b *Bridge) Health() Health {
+	h := Health{Status: "ok", Version: b.opts.Version, Routes: make([]RouteHealth, len(b.opts.Routes))}
+	var wg sync.WaitGroup
+	for i, r := range b.opts.Routes {
+		h.Routes[i] = RouteHealth{Path: r.Path, Target: r.Target, Framing: r.Framing}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", r.Target, time.Second)
+			if err == nil {
+				c.Close()
+				h.Routes[i].Reachable = true
+			}
+		}()
+	}
+	wg.Wait()
+	b.mu.Lock()
+	h.Sessions = len(b.sessions)
+	b.mu.Unlock()
+	if b.opts.CertificateStatus != nil {
+		h.Certificate = b.opts.CertificateStatus()
+	}
+	return h
+}
+
+func (b *Bridge) serveHealth(w http.ResponseWriter, r *http.Request, port int) {
+	// CORS only for allowed origins, named exactly; never "*".
+	if origin := r.Header.Get("Origin"); origin != "" && b.originAllowed(origin, port) {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+	}
+	w.Header().Add("Vary", "Origin")
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(b.Health())
+}
