@@ -1,0 +1,125 @@
+package certs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// writeFileAtomic writes data to a temporary file beside path and renames it
+// over path, so a reader (our own watcher, or one in another process) sees
+// the old file or the new one, never half of one. A private file is made
+// owner-only before any byte of the key is written to it.
+func writeFileAtomic(path string, data []byte, private bool) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if private {
+		err = restrictFile(tmp) // CreateTemp already uses 0600 on Unix; this also sets the Windows ACL
+	} else {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("set permissions on %s: %w", tmp, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	// Sync before rename: after a crash the name must point at whole data.
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	// The watcher compares size and mtime, and some file systems keep mtime
+	// in whole seconds (HFS+, FAT) or from a coarse clock: make sure the
+	// replacement's mtime moves forward so it is always noticed.
+	if prev, err := os.Stat(path); err == nil {
+		if fi, err := os.Stat(tmp); err == nil && !fi.ModTime().After(prev.ModTime()) {
+			t := prev.ModTime().Add(time.Second)
+			_ = os.Chtimes(tmp, t, t)
+		}
+	}
+	if err := replaceFile(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+// ensureDir creates dir if needed and makes it owner-only: it holds the CA key.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create certificate directory %s: %w", dir, err)
+	}
+	if err := restrictDir(dir); err != nil {
+		return fmt.Errorf("restrict certificate directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// staleLock is the age past which a lock file is taken to be left over by a
+// process that died holding it; writes under the lock take milliseconds.
+const staleLock = 30 * time.Second
+
+// lockDir serialises writers of dir across processes: the running bridge
+// and `orionbridge certs renew` (or a second instance) may create or renew
+// the same files at the same moment, and the key/certificate pairs must not
+// interleave. Readers (the file watch) take no lock; they retry instead.
+func lockDir(dir string) (unlock func(), err error) {
+	path := filepath.Join(dir, ".lock")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			f.Close()
+			return func() { os.Remove(path) }, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("lock certificate directory %s: %w", path, err)
+		}
+		if fi, err := os.Stat(path); err == nil && time.Since(fi.ModTime()) > staleLock {
+			os.Remove(path)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("lock certificate directory: %s held for over 10s; delete it if no orionbridge process is running", path)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fileStamp identifies one version of a file cheaply: the watcher compares
+// stamps instead of reading files every second. A missing file has the zero
+// stamp.
+type fileStamp struct {
+	size int64
+	mod  int64 // modification time, Unix nanoseconds
+}
+
+// pairStamp is the stamp of a certificate file and its key file.
+type pairStamp [2]fileStamp
+
+func stampPair(certPath, keyPath string) pairStamp {
+	return pairStamp{stampFile(certPath), stampFile(keyPath)}
+}
+
+func stampFile(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{size: fi.Size(), mod: fi.ModTime().UnixNano()}
+}

@@ -1,0 +1,405 @@
+package certs
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Source. Now defaults to time.Now; Logger to
+// slog.Default(). Tests inject the clock.
+type Options struct {
+	Now        func() time.Time
+	Logger     *slog.Logger
+	CheckEvery time.Duration // renewal check, default 1h
+	WatchEvery time.Duration // file poll, default 1s
+}
+
+// Source holds the certificate the bridge serves and keeps it current: it
+// renews a local leaf when due and reloads the pair when its files change,
+// so that tls.Config.GetCertificate hands new handshakes the new certificate
+// while open connections keep the one they negotiated.
+type Source struct {
+	dir               string // certificate directory; "" for an external pair
+	certPath, keyPath string // the pair served
+	now               func() time.Time
+	log               *slog.Logger
+	checkEvery        time.Duration
+	watchEvery        time.Duration
+
+	served atomic.Pointer[tls.Certificate] // read by every handshake, lock-free
+
+	mu        sync.Mutex // guards everything below
+	ca        *authority // nil for an external pair
+	caStamp   pairStamp
+	leaf      *x509.Certificate
+	leafStamp pairStamp // files the served pair was read from or written to
+	badStamp  pairStamp // files that last failed to load
+	badSeen   int       // consecutive polls that saw badStamp
+	caRenewed time.Time // when the current CA replaced another (needs re-trust); zero if it did not
+	renewErr  error     // last failed renewal, reported by Status
+}
+
+func newSource(opts Options) *Source {
+	s := &Source{now: opts.Now, log: opts.Logger, checkEvery: opts.CheckEvery, watchEvery: opts.WatchEvery}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.checkEvery <= 0 {
+		s.checkEvery = time.Hour
+	}
+	if s.watchEvery <= 0 {
+		s.watchEvery = time.Second
+	}
+	return s
+}
+
+// OpenLocal loads or creates the CA and leaf in dir (= <data_dir>/certs),
+// renewing the leaf if due.
+func OpenLocal(dir string, opts Options) (*Source, error) {
+	if dir == "" {
+		return nil, errors.New("open local certificate: empty directory")
+	}
+	s := newSource(opts)
+	s.dir = dir
+	s.certPath, s.keyPath = filepath.Join(dir, leafCertName), filepath.Join(dir, leafKeyName)
+	if err := ensureDir(dir); err != nil {
+		return nil, err
+	}
+	// Another process (the bridge, or a CLI command) may be creating or
+	// renewing in dir right now.
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ca, err := loadAuthority(dir)
+	switch {
+	case errors.Is(err, errNoCA):
+		if ca, err = newAuthority(s.now()); err != nil {
+			return nil, err
+		}
+		if err := ca.save(dir); err != nil {
+			return nil, err
+		}
+		s.log.Info("created local CA; browsers trust it only after `orionbridge certs install`",
+			"path", CAPath(dir), "fingerprint", Fingerprint(ca.cert), "not_after", ca.cert.NotAfter)
+	case err != nil:
+		return nil, err
+	}
+	// Re-tighten the key files in case something widened them since.
+	for _, key := range []string{filepath.Join(dir, caKeyName), s.keyPath} {
+		if err := restrictFile(key); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("cannot restrict key file to its owner", "path", key, "err", err)
+		}
+	}
+	s.ca = ca
+	s.caStamp = stampPair(filepath.Join(dir, caCertName), filepath.Join(dir, caKeyName))
+	s.noteCARenewalLocked()
+	if err := s.maintainLocked(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenExternal serves a certificate/key pair managed elsewhere.
+func OpenExternal(certFile, keyFile string, opts Options) (*Source, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("open external certificate: cert_file and key_file must both be set")
+	}
+	s := newSource(opts)
+	s.certPath, s.keyPath = certFile, keyFile
+	st := stampPair(certFile, keyFile)
+	cert, err := loadPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setLeafLocked(cert, st)
+	s.warnExternalLocked()
+	return s, nil
+}
+
+// GetCertificate is meant for tls.Config.GetCertificate. It returns the
+// current certificate; each handshake reads it anew, so renewals reach new
+// connections and leave established ones alone.
+func (s *Source) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if c := s.served.Load(); c != nil {
+		return c, nil
+	}
+	return nil, errors.New("certs: no certificate loaded")
+}
+
+// Run checks for renewal every CheckEvery and polls the files every
+// WatchEvery until ctx is done. It starts no goroutine.
+func (s *Source) Run(ctx context.Context) {
+	check := time.NewTicker(s.checkEvery)
+	defer check.Stop()
+	watch := time.NewTicker(s.watchEvery)
+	defer watch.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-check.C:
+			s.check()
+		case <-watch.C:
+			s.watch()
+		}
+	}
+}
+
+// RenewLeaf issues a new leaf now and writes it to disk, where a Source
+// running in another process picks it up within its WatchEvery.
+func (s *Source) RenewLeaf() error {
+	if s.dir == "" {
+		return fmt.Errorf("renew %s: the certificate is externally managed (cert_file/key_file): renew it with the tool that issued it", s.certPath)
+	}
+	unlock, err := lockDir(s.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refreshCALocked() // another process may have replaced the CA
+	return s.issueLeafLocked(s.now(), "forced renewal")
+}
+
+// CAPath returns the absolute path of ca.pem in dir.
+func CAPath(dir string) string {
+	p := filepath.Join(dir, caCertName)
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// check runs the periodic renewal check.
+func (s *Source) check() {
+	if s.dir == "" {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.watchLocked()
+		s.warnExternalLocked()
+		return
+	}
+	// Take the directory lock before s.mu so that waiting for another
+	// process never holds up Status.
+	unlock, err := lockDir(s.dir)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		defer unlock()
+		err = s.maintainLocked()
+	}
+	s.renewErr = err
+	if s.renewErr != nil {
+		s.log.Error("certificate renewal failed; still serving the current certificate",
+			"err", s.renewErr, "not_after", s.leaf.NotAfter)
+	}
+}
+
+// watch polls the files for changes made by another process.
+func (s *Source) watch() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watchLocked()
+}
+
+// maintainLocked renews the CA when less than a year remains, picks up a
+// leaf written by another process and issues a new leaf when the current
+// one is missing, unusable, signed by another CA or due.
+func (s *Source) maintainLocked() error {
+	now := s.now()
+	s.refreshCALocked()
+	if left := s.ca.cert.NotAfter.Sub(now); left < caRenewBefore {
+		if err := s.renewCALocked(now); err != nil {
+			return err
+		}
+	}
+	reason := ""
+	if st := stampPair(s.certPath, s.keyPath); s.leaf == nil || st != s.leafStamp {
+		cert, err := loadPair(s.certPath, s.keyPath)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			reason = "no leaf certificate yet"
+		case err != nil:
+			reason = err.Error()
+		default:
+			s.setLeafLocked(cert, st)
+		}
+	}
+	if reason == "" {
+		reason = leafProblem(s.leaf, s.ca.cert, now)
+	}
+	if reason == "" {
+		return nil
+	}
+	return s.issueLeafLocked(now, reason)
+}
+
+// renewCALocked replaces the CA. Browsers trust the old one only, so this
+// is logged as a warning naming the fix, and Status repeats it.
+func (s *Source) renewCALocked(now time.Time) error {
+	old := s.ca
+	next, err := newAuthority(now)
+	if err != nil {
+		return err
+	}
+	// Keep the old certificate: Install and Uninstall remove it from the
+	// trust stores by its fingerprint.
+	retired := filepath.Join(s.dir, retiredPrefix+shortID(old.cert)+".pem")
+	if err := writeFileAtomic(retired, old.certPEM, false); err != nil {
+		return fmt.Errorf("keep retired ca certificate %s: %w", retired, err)
+	}
+	if err := next.save(s.dir); err != nil {
+		return err
+	}
+	s.ca = next
+	s.caStamp = stampPair(filepath.Join(s.dir, caCertName), filepath.Join(s.dir, caKeyName))
+	s.noteCARenewalLocked()
+	s.log.Warn("local CA renewed because it expires within a year; browsers will NOT trust the bridge until you run `orionbridge certs install`",
+		"old_fingerprint", Fingerprint(old.cert), "old_not_after", old.cert.NotAfter,
+		"new_fingerprint", Fingerprint(next.cert), "new_not_after", next.cert.NotAfter, "path", CAPath(s.dir))
+	return nil
+}
+
+// refreshCALocked reloads the CA if another process changed its files. A
+// half-written pair fails to load and is retried on the next call.
+func (s *Source) refreshCALocked() {
+	caCert, caKey := filepath.Join(s.dir, caCertName), filepath.Join(s.dir, caKeyName)
+	st := stampPair(caCert, caKey)
+	if st == s.caStamp {
+		return
+	}
+	ca, err := loadAuthority(s.dir)
+	if err != nil {
+		s.log.Debug("ca files changed but do not load yet; will retry", "err", err)
+		return
+	}
+	if !ca.cert.Equal(s.ca.cert) {
+		s.log.Info("local CA changed on disk; reloaded", "fingerprint", Fingerprint(ca.cert))
+	}
+	s.ca, s.caStamp = ca, st
+	s.noteCARenewalLocked()
+}
+
+// noteCARenewalLocked records whether the current CA replaced another, so
+// that Status asks for re-trust in every process, not only the one that
+// renewed it. A renewed CA is one with a retired predecessor on disk; it was
+// created clockSkew after its NotBefore.
+func (s *Source) noteCARenewalLocked() {
+	s.caRenewed = time.Time{}
+	if old, _ := filepath.Glob(filepath.Join(s.dir, retiredPrefix+"*.pem")); len(old) > 0 {
+		s.caRenewed = s.ca.cert.NotBefore.Add(clockSkew)
+	}
+}
+
+// issueLeafLocked signs and writes a new leaf and serves it.
+func (s *Source) issueLeafLocked(now time.Time, reason string) error {
+	certPEM, keyPEM, err := s.ca.issueLeaf(now)
+	if err != nil {
+		return err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return fmt.Errorf("load new leaf: %w", err)
+	}
+	// Two renames, key first: a watcher polling in between sees the new key
+	// with the old certificate, fails the key-pair check and retries.
+	if err := writeFileAtomic(s.keyPath, keyPEM, true); err != nil {
+		return fmt.Errorf("write leaf key %s: %w", s.keyPath, err)
+	}
+	if err := writeFileAtomic(s.certPath, certPEM, false); err != nil {
+		return fmt.Errorf("write leaf certificate %s: %w", s.certPath, err)
+	}
+	s.setLeafLocked(&cert, stampPair(s.certPath, s.keyPath))
+	s.log.Info("issued leaf certificate", "reason", reason, "serial", serialHex(cert.Leaf),
+		"not_after", cert.Leaf.NotAfter, "path", s.certPath)
+	return nil
+}
+
+// watchLocked reloads the served pair when its files changed.
+func (s *Source) watchLocked() {
+	if s.dir != "" {
+		s.refreshCALocked()
+	}
+	st := stampPair(s.certPath, s.keyPath)
+	if st == s.leafStamp {
+		return
+	}
+	cert, err := loadPair(s.certPath, s.keyPath)
+	if err == nil {
+		old := s.leaf
+		s.setLeafLocked(cert, st)
+		if old == nil || !old.Equal(cert.Leaf) {
+			s.log.Info("certificate changed on disk; new connections use it",
+				"serial", serialHex(cert.Leaf), "not_after", cert.Leaf.NotAfter, "path", s.certPath)
+		}
+		if s.dir == "" {
+			s.warnExternalLocked()
+		}
+		return
+	}
+	// A writer replaces the key and then the certificate, so a poll in
+	// between sees a mismatched pair and simply retries on the next one. The
+	// watcher never writes: a local pair that stays broken is replaced by
+	// the next renewal check, under the directory lock.
+	if st != s.badStamp {
+		s.badStamp, s.badSeen = st, 1
+		s.log.Debug("certificate files changed but do not load yet; will retry", "err", err)
+		return
+	}
+	if s.badSeen++; s.badSeen == 2 {
+		s.log.Warn("certificate files changed but cannot be used; still serving the previous certificate",
+			"cert_file", s.certPath, "key_file", s.keyPath, "err", err)
+	}
+}
+
+func (s *Source) setLeafLocked(cert *tls.Certificate, st pairStamp) {
+	s.leaf = cert.Leaf
+	s.leafStamp = st
+	s.badStamp, s.badSeen = pairStamp{}, 0
+	s.served.Store(cert)
+}
+
+// warnExternalLocked logs the warnings Status reports for an external pair.
+func (s *Source) warnExternalLocked() {
+	for _, w := range s.externalWarningsLocked() {
+		s.log.Warn(w, "cert_file", s.certPath)
+	}
+}
+
+// loadPair reads a certificate and key from disk and checks they match.
+func loadPair(certPath, keyPath string) (*tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate %s with key %s: %w", certPath, keyPath, err)
+	}
+	if cert.Leaf == nil { // Go fills Leaf since 1.23; keep working if that changes
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("parse certificate %s: %w", certPath, err)
+		}
+	}
+	return &cert, nil
+}
+
+func serialHex(cert *x509.Certificate) string {
+	return colonHex(cert.SerialNumber.Bytes())
+}
