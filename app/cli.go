@@ -1,0 +1,177 @@
+// Package app is Orion Bridge's application layer: configuration, the
+// command line, and the wiring that builds a bridge from a config file with
+// its certificate source and logger.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Exit statuses. Usage and configuration errors are 2, so scripts can tell
+// "fix your input" from "something failed".
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// Metadata is the app identity from FyneApp.toml, the one place the
+// version is written.
+type Metadata struct {
+	Details struct {
+		Name    string
+		ID      string
+		Version string
+		Build   int
+	}
+}
+
+// ParseMetadata reads FyneApp.toml.
+func ParseMetadata(data []byte) (Metadata, error) {
+	var m Metadata
+	if err := toml.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("parse FyneApp.toml: %w", err)
+	}
+	if m.Details.Version == "" {
+		return m, errors.New("parse FyneApp.toml: no Details.Version")
+	}
+	return m, nil
+}
+
+const usage = `Orion Bridge connects the Orion web editor in your browser to the report
+engine on this machine, over wss://localhost.
+
+Usage:
+  orionbridge [--config FILE]               start (headless until the tray app lands)
+  orionbridge run [--config FILE] [--log-format text|json] [--log-level LEVEL]
+                                            run the bridge in the foreground, logging to stderr
+  orionbridge demo-engine [--listen ADDR] [--push INTERVAL]
+                                            a stand-in report engine that echoes every byte
+  orionbridge certs path|install|uninstall|status|renew [--config FILE] [--scope user|system]
+                                            the bridge's local CA and certificate
+  orionbridge config check FILE             validate a configuration file
+  orionbridge version                       print the version
+
+The default configuration file is %s.
+`
+
+// Main runs the command line and returns the process exit status.
+func Main(metadata []byte, args []string, stdout, stderr io.Writer) int {
+	meta, err := ParseMetadata(metadata)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
+	}
+	cmd, rest := "run", args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, rest = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return runCommand(meta, rest, stderr)
+	case "demo-engine":
+		return demoEngineCommand(rest, stdout, stderr)
+	case "certs":
+		return certsCommand(rest, stdout, stderr)
+	case "config":
+		return configCommand(rest, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "orionbridge %s\n", meta.Details.Version)
+		return exitOK
+	case "help":
+		printUsage(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "orionbridge: unknown command %q\n\n", cmd)
+	printUsage(stderr)
+	return exitUsage
+}
+
+func printUsage(w io.Writer) {
+	path, err := DefaultConfigPath()
+	if err != nil {
+		path = "(none: " + err.Error() + ")"
+	}
+	fmt.Fprintf(w, usage, path)
+}
+
+// newFlagSet returns a flag set whose errors and -h output go to stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("orionbridge "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses args, allowing flags after positional arguments
+// ("config check FILE --x"), and maps -h to exit 0.
+func parseFlags(fs *flag.FlagSet, args []string) (positional []string, status int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, exitOK, false
+			}
+			return nil, exitUsage, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, 0, true
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+func runCommand(meta Metadata, args []string, stderr io.Writer) int {
+	fs := newFlagSet("run", stderr)
+	configPath := fs.String("config", "", "configuration `file` (default: the OS user config dir, OrionBridge/config.toml)")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	pos, status, ok := parseFlags(fs, args)
+	if !ok {
+		return status
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "orionbridge run: unexpected argument %q\n", pos[0])
+		return exitUsage
+	}
+	handler, err := newLogHandler(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "orionbridge run:", err)
+		return exitUsage
+	}
+	cfg, err := LoadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := RunHeadless(ctx, meta.Details.Version, cfg, handler); err != nil {
+		fmt.Fprintln(stderr, "orionbridge:", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func configCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 2 || args[0] != "check" {
+		fmt.Fprintln(stderr, "usage: orionbridge config check FILE")
+		return exitUsage
+	}
+	if _, err := LoadConfig(args[1]); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", args[1])
+	return exitOK
+}

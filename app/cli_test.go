@@ -1,0 +1,143 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testMetadata = []byte("[Details]\nName = \"Orion Bridge\"\nVersion = \"9.8.7\"\n")
+
+func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(testMetadata, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// tempFile writes content to a new file in a temporary directory.
+func tempFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	writeFile(t, p, content)
+	return p
+}
+
+func TestMainCommands(t *testing.T) {
+	setHome(t)
+	good := tempFile(t, "good.toml", "port = 31443\n")
+	bad := tempFile(t, "bad.toml", "\nport = 70000\n")
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		out, err   string
+		notInOuts  string
+		configHome bool
+	}{
+		{name: "version", args: []string{"version"}, out: "orionbridge 9.8.7\n"},
+		{name: "help", args: []string{"help"}, out: "orionbridge run"},
+		{name: "unknown command", args: []string{"frobnicate"}, code: 2, err: `unknown command "frobnicate"`},
+		{name: "config check ok", args: []string{"config", "check", good}, out: good + ": ok"},
+		{name: "config check bad", args: []string{"config", "check", bad}, code: 2, err: `line 2: key "port": expected a port number 1-65535, got 70000`},
+		{name: "config check missing file", args: []string{"config", "check", "/nonexistent.toml"}, code: 2, err: "/nonexistent.toml"},
+		{name: "config without FILE", args: []string{"config", "check"}, code: 2, err: "usage: orionbridge config check FILE"},
+		{name: "run with a bad config", args: []string{"run", "--config", bad}, code: 2, err: "expected a port number"},
+		{name: "bare flags mean run", args: []string{"--config", bad}, code: 2, err: "expected a port number"},
+		{name: "run with a bad log format", args: []string{"run", "--log-format", "xml"}, code: 2, err: `--log-format "xml": expected text or json`},
+		{name: "run with a stray argument", args: []string{"run", "now"}, code: 2, err: `unexpected argument "now"`},
+		{name: "run -h", args: []string{"run", "-h"}, code: 0, err: "-log-format"},
+		{name: "demo-engine bad push", args: []string{"demo-engine", "--push", "-1s"}, code: 2, err: "positive interval"},
+		{name: "certs without subcommand", args: []string{"certs"}, code: 2, err: "usage: orionbridge certs"},
+		{name: "certs bad scope", args: []string{"certs", "install", "--scope", "galaxy"}, code: 2, err: `--scope "galaxy": expected user or system`},
+		{name: "certs unknown", args: []string{"certs", "polish"}, code: 2, err: `unknown subcommand "polish"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runMain(t, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
+			}
+			if !strings.Contains(out, tt.out) || !strings.Contains(errOut, tt.err) {
+				t.Fatalf("stdout %q (want %q), stderr %q (want %q)", out, tt.out, errOut, tt.err)
+			}
+		})
+	}
+}
+
+func TestCertsPath(t *testing.T) {
+	setHome(t)
+	data := t.TempDir()
+	cfg := tempFile(t, "c.toml", fmt.Sprintf("data_dir = %q\n", data))
+	code, out, errOut := runMain(t, "certs", "path", "--config", cfg)
+	if code != 0 || strings.TrimSpace(out) != filepath.Join(data, "certs", "ca.pem") {
+		t.Fatalf("exit %d, out %q, err %q", code, out, errOut)
+	}
+	ext := tempFile(t, "e.toml", "cert_file = \"/x/c.pem\"\nkey_file = \"/x/k.pem\"\n")
+	if code, _, errOut := runMain(t, "certs", "path", "--config", ext); code != 1 || !strings.Contains(errOut, "externally managed") {
+		t.Fatalf("external: exit %d, %q", code, errOut)
+	}
+}
+
+func TestParseMetadataFromRepo(t *testing.T) {
+	data, err := os.ReadFile("../FyneApp.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseMetadata(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Details.Name != "Orion Bridge" || !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(m.Details.Version) {
+		t.Fatalf("metadata %+v", m.Details)
+	}
+	if _, err := ParseMetadata([]byte("[Details]\nName = \"x\"\n")); err == nil {
+		t.Fatal("metadata without a version was accepted")
+	}
+}
+
+func TestDemoEngine(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		DemoEngine{Push: 20 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}.Serve(ctx, ln)
+		close(served)
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	// Pushed lines arrive without being asked for.
+	line, err := r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "demo engine time ") {
+		t.Fatalf("pushed line %q, %v", line, err)
+	}
+	c.Write([]byte("echo me\n"))
+	for line != "echo me\n" {
+		if line, err = r.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	<-served // Serve returns only after closing every connection
+	if _, err := io.ReadAll(r); err != nil {
+		t.Fatalf("connection not closed cleanly: %v", err)
+	}
+}

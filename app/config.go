@@ -1,0 +1,537 @@
+package app
+
+// The file is decoded with github.com/pelletier/go-toml/v2, not
+// github.com/BurntSushi/toml, because its errors carry structure: in strict
+// mode each unknown key, and each value of the wrong type, comes back as a
+// DecodeError with the key and its line and column. BurntSushi (v1.6) reports
+// unknown keys only through MetaData.Undecoded(), with no line, and type
+// mismatches as plain strings, so we would be parsing its messages or
+// re-scanning the file. Both are actively maintained. go-toml's own parser,
+// unstable.Parser, gives the lines of keys whose values Validate rejects; its
+// API may change in a minor release, which the tests would catch.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
+
+	"orionbridge/bridge"
+)
+
+// Config is the bridge's configuration as read from a TOML file. Every key
+// is optional; a key that is absent keeps its value from DefaultConfig.
+type Config struct {
+	Port            int           `toml:"port"`
+	FallbackPorts   []int         `toml:"fallback_ports"`
+	DataDir         string        `toml:"data_dir"`
+	AllowedOrigins  []string      `toml:"allowed_origins"`
+	Token           string        `toml:"token"`
+	MaxClients      int           `toml:"max_clients"`
+	MaxMessageBytes int64         `toml:"max_message_bytes"`
+	PingInterval    time.Duration `toml:"ping_interval"` // written as "30s" in TOML
+	PongTimeout     time.Duration `toml:"pong_timeout"`  // written as "60s" in TOML
+	CertFile        string        `toml:"cert_file"`     // bring your own certificate (issue 3)
+	KeyFile         string        `toml:"key_file"`
+	Routes          []Route       `toml:"routes"`
+}
+
+// Route maps a URL path on the bridge to one fixed TCP target.
+type Route struct {
+	Path    string `toml:"path"`
+	Target  string `toml:"target"`  // host:port, e.g. 127.0.0.1:21400
+	Framing string `toml:"framing"` // raw | lines | length-prefixed
+}
+
+// DefaultConfig is the configuration used when no file exists.
+func DefaultConfig() Config {
+	return Config{
+		Port:            21443,
+		FallbackPorts:   []int{21444, 21445, 21446},
+		DataDir:         "", // resolved to the OS user data dir, OrionBridge/
+		MaxClients:      100,
+		MaxMessageBytes: 16 << 20,
+		PingInterval:    30 * time.Second,
+		PongTimeout:     60 * time.Second,
+		Routes:          []Route{{Path: "/ws", Target: "127.0.0.1:21400", Framing: "raw"}},
+	}
+}
+
+const (
+	appDirName = "OrionBridge"
+	// Larger messages are almost certainly a typo, and the bridge may buffer
+	// a whole message in memory.
+	maxMessageBytesLimit = 1 << 30
+)
+
+// ConfigError is a problem with a configuration file or value.
+type ConfigError struct {
+	File    string // as given to LoadConfig or ParseConfig; empty for Validate
+	Line    int    // 1-based; 0 if unknown
+	Key     string // e.g. "port" or "routes[1].framing"; empty for syntax errors
+	Problem string
+	err     error // the cause, e.g. from os.ReadFile, for errors.Is
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString("config")
+	if e.File != "" {
+		b.WriteString(" " + e.File)
+	}
+	b.WriteString(": ")
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	// `unknown key "x" (…)` already names the key.
+	if e.Key != "" && !strings.Contains(e.Problem, strconv.Quote(e.Key)) {
+		fmt.Fprintf(&b, "key %q: ", e.Key)
+	}
+	b.WriteString(e.Problem)
+	return b.String()
+}
+
+func (e *ConfigError) Unwrap() error { return e.err }
+
+// DefaultConfigPath returns <os.UserConfigDir()>/OrionBridge/config.toml.
+func DefaultConfigPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("locating the user config dir: %w", err)
+	}
+	return filepath.Join(dir, appDirName, "config.toml"), nil
+}
+
+// LoadConfig reads the file at path. path == "" means the default location,
+// where a missing file yields DefaultConfig() (with DataDir resolved). The
+// returned Config is validated and has DataDir resolved to an absolute path;
+// a relative data_dir is taken relative to the file's directory.
+func LoadConfig(path string) (Config, error) {
+	explicit := path != ""
+	if !explicit {
+		p, err := DefaultConfigPath()
+		if err != nil {
+			return Config{}, err
+		}
+		path = p
+	}
+	var c Config
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if c, err = ParseConfig(path, data); err != nil {
+			return Config{}, err
+		}
+	case !explicit && errors.Is(err, fs.ErrNotExist):
+		c = DefaultConfig()
+	default:
+		problem := err.Error()
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			problem = pe.Err.Error() // the path is already in the message
+		}
+		return Config{}, &ConfigError{File: path, Problem: problem, err: err}
+	}
+	if c.DataDir, err = resolveDataDir(c.DataDir, filepath.Dir(path)); err != nil {
+		return Config{}, &ConfigError{File: path, Key: "data_dir", Problem: err.Error(), err: err}
+	}
+	return c, nil
+}
+
+func resolveDataDir(dir, base string) (string, error) {
+	switch {
+	case dir == "":
+		d, err := userDataDir()
+		if err != nil {
+			return "", fmt.Errorf("locating the user data dir: %w", err)
+		}
+		dir = filepath.Join(d, appDirName)
+	case dir == "~" || strings.HasPrefix(dir, "~/"):
+		// TOML has no shell to expand "~", yet people write it.
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("expanding ~: %w", err)
+		}
+		dir = filepath.Join(home, dir[1:])
+	case !filepath.IsAbs(dir):
+		// The working directory of a desktop app is arbitrary.
+		dir = filepath.Join(base, dir)
+	}
+	return filepath.Abs(dir)
+}
+
+// fileConfig shadows Config's durations with strings, so that "30s" parses
+// and a bare integer (which would silently mean nanoseconds) is a type error.
+type fileConfig struct {
+	Config
+	PingInterval string `toml:"ping_interval"`
+	PongTimeout  string `toml:"pong_timeout"`
+}
+
+// ParseConfig parses TOML bytes; name is used in error messages. The result
+// is validated and normalised, but DataDir is left as written (see
+// LoadConfig).
+func ParseConfig(name string, data []byte) (Config, error) {
+	// Some Windows editors save a byte order mark, which TOML does not allow.
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
+	idx := keyIndex(data)
+	// go-toml takes a [routes] table as a one-route array, but then a second
+	// [routes] fails with a puzzling "table routes already exists".
+	for _, k := range idx {
+		if k.path == "routes" && k.kind == unstable.Table {
+			return Config{}, &ConfigError{File: name, Line: k.line, Key: k.path, Problem: "expected [[routes]] tables (double brackets), got [routes]"}
+		}
+	}
+	def := DefaultConfig()
+	f := fileConfig{Config: def, PingInterval: def.PingInterval.String(), PongTimeout: def.PongTimeout.String()}
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return Config{}, decodeError(name, idx, err)
+	}
+	c := f.Config
+	var err error
+	if c.PingInterval, err = parseDuration("ping_interval", f.PingInterval); err == nil {
+		c.PongTimeout, err = parseDuration("pong_timeout", f.PongTimeout)
+	}
+	if err == nil {
+		err = c.Validate()
+	}
+	if err != nil {
+		if ce, ok := errors.AsType[*ConfigError](err); ok {
+			ce.File, ce.Line = name, lineOf(idx, ce.Key)
+		}
+		return Config{}, err
+	}
+	c.normalize()
+	return c, nil
+}
+
+func parseDuration(key, s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, &ConfigError{Key: key, Problem: fmt.Sprintf("expected %s, got %q", expectation(key), s), err: err}
+	}
+	return d, nil
+}
+
+// Validate checks the values of c, e.g. of a Config built by the settings UI.
+// It returns a *ConfigError for the first problem found.
+func (c Config) Validate() error {
+	bad := func(key, format string, a ...any) error {
+		return &ConfigError{Key: key, Problem: fmt.Sprintf(format, a...)}
+	}
+	expected := func(key string, got any) error {
+		return bad(key, "expected %s, got %v", expectation(key), got)
+	}
+	if !validPort(c.Port) {
+		return expected("port", c.Port)
+	}
+	seen := map[int]bool{c.Port: true}
+	for i, p := range c.FallbackPorts {
+		key := fmt.Sprintf("fallback_ports[%d]", i)
+		if !validPort(p) {
+			return expected(key, p)
+		}
+		if seen[p] {
+			return bad(key, "port %d is listed twice; port and fallback_ports must all differ", p)
+		}
+		seen[p] = true
+	}
+	for i, o := range c.AllowedOrigins {
+		if _, err := bridge.ParseOrigin(o); err != nil {
+			return expected(fmt.Sprintf("allowed_origins[%d]", i), strconv.Quote(o))
+		}
+	}
+	if c.MaxClients < 1 {
+		return expected("max_clients", c.MaxClients)
+	}
+	if c.MaxMessageBytes < 1 || c.MaxMessageBytes > maxMessageBytesLimit {
+		return expected("max_message_bytes", c.MaxMessageBytes)
+	}
+	if c.PingInterval <= 0 {
+		return expected("ping_interval", c.PingInterval)
+	}
+	if c.PongTimeout <= 0 {
+		return expected("pong_timeout", c.PongTimeout)
+	}
+	if c.PongTimeout <= c.PingInterval {
+		return bad("pong_timeout", "expected more than ping_interval (%s), got %s", c.PingInterval, c.PongTimeout)
+	}
+	if c.CertFile != "" && c.KeyFile == "" {
+		return bad("cert_file", "key_file must be set too")
+	}
+	if c.KeyFile != "" && c.CertFile == "" {
+		return bad("key_file", "cert_file must be set too")
+	}
+	if len(c.Routes) == 0 {
+		return expected("routes", "none")
+	}
+	paths := map[string]int{}
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("routes[%d].", i)
+		if !strings.HasPrefix(r.Path, "/") {
+			return expected(key+"path", strconv.Quote(r.Path))
+		}
+		if j, dup := paths[r.Path]; dup {
+			return bad(key+"path", "duplicate route path %q, also in routes[%d]", r.Path, j)
+		}
+		paths[r.Path] = i
+		if bridge.CheckTarget(r.Target) != nil {
+			return expected(key+"target", strconv.Quote(r.Target))
+		}
+		switch r.Framing {
+		case "", "raw", "lines", "length-prefixed":
+		default:
+			return expected(key+"framing", strconv.Quote(r.Framing))
+		}
+	}
+	return nil
+}
+
+// normalize assumes c is valid.
+func (c *Config) normalize() {
+	for i := range c.Routes {
+		if c.Routes[i].Framing == "" {
+			c.Routes[i].Framing = "raw"
+		}
+	}
+	for i, o := range c.AllowedOrigins {
+		c.AllowedOrigins[i], _ = bridge.ParseOrigin(o)
+	}
+}
+
+// expectations says what each key takes, in the words of error messages.
+// Keys are paths with array indices elided: "routes[].path".
+var expectations = map[string]string{
+	"port":              "a port number 1-65535",
+	"fallback_ports":    "an array of port numbers",
+	"fallback_ports[]":  "a port number 1-65535",
+	"data_dir":          "a directory path",
+	"allowed_origins":   "an array of origins",
+	"allowed_origins[]": `an origin like "https://app.example.com" or "https://*.example.com" (scheme http or https, no path)`,
+	"token":             "a string",
+	"max_clients":       "an integer >= 1",
+	"max_message_bytes": fmt.Sprintf("an integer 1-%d", maxMessageBytesLimit),
+	"ping_interval":     `a positive duration like "30s"`,
+	"pong_timeout":      `a positive duration like "60s"`,
+	"cert_file":         "a file path",
+	"key_file":          "a file path",
+	"routes":            "at least one [[routes]] table",
+	"routes[]":          "a [[routes]] table",
+	"routes[].path":     `a URL path starting with "/"`,
+	"routes[].target":   `"host:port" with a port number 1-65535`,
+	"routes[].framing":  "raw, lines or length-prefixed",
+}
+
+var arrayIndex = regexp.MustCompile(`\[\d+\]`)
+
+func expectation(key string) string {
+	if e, ok := expectations[arrayIndex.ReplaceAllString(key, "[]")]; ok {
+		return e
+	}
+	return "a valid value"
+}
+
+func knownKey(key string) bool {
+	_, ok := expectations[arrayIndex.ReplaceAllString(key, "[]")]
+	return ok
+}
+
+func validPort(p int) bool { return p >= 1 && p <= 65535 }
+
+// typeMismatch matches go-toml's messages for a value of the wrong TOML type.
+// They name Go types, so we rephrase them in the file's terms; the tests
+// notice if go-toml rewords them.
+var typeMismatch = regexp.MustCompile(`^cannot (decode TOML|store)`)
+
+func decodeError(name string, idx []keyPos, err error) error {
+	ce := &ConfigError{File: name, Problem: err.Error(), err: err}
+	// A StrictMissingError also unwraps to DecodeErrors, so it goes first.
+	missing, isMissing := errors.AsType[*toml.StrictMissingError](err)
+	de, isDecode := errors.AsType[*toml.DecodeError](err)
+	switch {
+	case isMissing && len(missing.Errors) > 0:
+		e := &missing.Errors[0]
+		line, col := e.Position()
+		ce.Line = line
+		ce.Key = findKey(idx, line, col, e.Key()).path
+		ce.Problem = fmt.Sprintf("unknown key %q (known keys: %s)", ce.Key, knownKeys(ce.Key))
+	case isDecode:
+		line, col := de.Position()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		ce.Line, ce.Key, ce.Problem = line, strings.Join(de.Key(), "."), "invalid TOML: "+msg
+		if typeMismatch.MatchString(msg) {
+			k := findKey(idx, line, col, de.Key())
+			got, ok := kindNames[k.kind]
+			for !knownKey(k.path) && strings.Contains(k.path, ".") {
+				// "port.x = 1" makes port a table.
+				k.path, got, ok = k.path[:strings.LastIndexByte(k.path, '.')], "a table", true
+			}
+			ce.Key, ce.Problem = k.path, "expected "+expectation(k.path)
+			if ok {
+				ce.Problem += ", got " + got
+			}
+		}
+	}
+	return ce
+}
+
+func knownKeys(key string) string {
+	t := reflect.TypeFor[Config]()
+	if strings.HasPrefix(key, "routes[") || strings.HasPrefix(key, "routes.") {
+		t = reflect.TypeFor[Route]()
+	}
+	var names []string
+	for f := range t.Fields() {
+		names = append(names, f.Tag.Get("toml"))
+	}
+	return strings.Join(names, ", ")
+}
+
+var kindNames = map[unstable.Kind]string{
+	unstable.String:        "a string",
+	unstable.Integer:       "an integer",
+	unstable.Float:         "a float",
+	unstable.Bool:          "a boolean",
+	unstable.Array:         "an array",
+	unstable.InlineTable:   "a table",
+	unstable.Table:         "a table",
+	unstable.ArrayTable:    "an array of tables",
+	unstable.DateTime:      "a date-time",
+	unstable.LocalDateTime: "a date-time",
+	unstable.LocalDate:     "a date",
+	unstable.LocalTime:     "a time",
+}
+
+// keyPos is where a key or a value sits in the document.
+type keyPos struct {
+	path      string // "routes[1].framing", "fallback_ports[2]"
+	line, col int
+	kind      unstable.Kind // of the value there
+}
+
+// keyIndex lists the keys and values of a TOML document with their positions,
+// in document order, as far as the document parses. go-toml's errors give a
+// position and a key without array indices; this finds the full key, and the
+// line of a key whose value Validate rejects.
+func keyIndex(data []byte) []keyPos {
+	var p unstable.Parser
+	p.Reset(data)
+	var idx []keyPos
+	add := func(path string, n *unstable.Node, kind unstable.Kind) {
+		if n.Raw.Length > 0 { // arrays have no range
+			s := p.Shape(n.Raw).Start
+			idx = append(idx, keyPos{path, s.Line, s.Column, kind})
+		}
+	}
+	firstKey := func(n *unstable.Node) *unstable.Node {
+		it := n.Key()
+		it.Next()
+		return it.Node()
+	}
+	join := func(prefix, key string) string {
+		if prefix == "" {
+			return key
+		}
+		return prefix + "." + key
+	}
+	var keyValue func(table string, kv *unstable.Node)
+	var value func(path string, v *unstable.Node)
+	keyValue = func(table string, kv *unstable.Node) {
+		path, it := table, kv.Key()
+		for it.Next() {
+			path = join(path, string(it.Node().Data))
+		}
+		add(path, firstKey(kv), kv.Value().Kind)
+		value(path, kv.Value())
+	}
+	// go-toml reports type errors at the value, not the key.
+	value = func(path string, v *unstable.Node) {
+		add(path, v, v.Kind)
+		switch v.Kind {
+		case unstable.Array:
+			i := 0
+			for it := v.Children(); it.Next(); i++ {
+				value(fmt.Sprintf("%s[%d]", path, i), it.Node())
+			}
+		case unstable.InlineTable:
+			for it := v.Children(); it.Next(); {
+				keyValue(path, it.Node())
+			}
+		}
+	}
+	table, arrays := "", map[string]int{} // array table path -> elements so far
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.KeyValue:
+			keyValue(table, e)
+		case unstable.Table, unstable.ArrayTable:
+			table = ""
+			for it := e.Key(); it.Next(); {
+				table = join(table, string(it.Node().Data))
+				n := arrays[table]
+				if it.IsLast() && e.Kind == unstable.ArrayTable {
+					arrays[table] = n + 1
+					table = fmt.Sprintf("%s[%d]", table, n)
+				} else if n > 0 { // [routes.x] after [[routes]] is in the last route
+					table = fmt.Sprintf("%s[%d]", table, n-1)
+				}
+			}
+			add(table, firstKey(e), e.Kind)
+		}
+	}
+	return idx
+}
+
+// findKey finds the key go-toml reports at line:col. Its key lacks array
+// indices and, inside inline tables, the enclosing keys, so we prefer ours.
+func findKey(idx []keyPos, line, col int, key toml.Key) keyPos {
+	want := strings.Join(key, ".")
+	found := keyPos{path: want, kind: unstable.Invalid}
+	for _, k := range idx {
+		if k.line == line && k.col == col {
+			found = k
+			break
+		}
+		bare := arrayIndex.ReplaceAllString(k.path, "")
+		if found.kind == unstable.Invalid && k.line == line && (bare == want || strings.HasSuffix(bare, "."+want)) {
+			found = k // a fallback: the exact position may be the value's
+		}
+	}
+	if found.kind == unstable.ArrayTable {
+		// A [[header]] names the array, not its element.
+		found.path = found.path[:strings.LastIndexByte(found.path, '[')]
+	}
+	return found
+}
+
+// lineOf returns the line of key, or of its table if the key is absent (a
+// route without a path), or 0.
+func lineOf(idx []keyPos, key string) int {
+	if key == "" {
+		return 0
+	}
+	candidates := []string{key}
+	if i := strings.LastIndexByte(key, '.'); i > 0 {
+		candidates = append(candidates, key[:i])
+	}
+	for _, k := range candidates {
+		for _, p := range idx {
+			if p.path == k {
+				return p.line
+			}
+		}
+	}
+	return 0
+}

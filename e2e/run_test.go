@@ -1,0 +1,171 @@
+//go:build linux
+
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestRunRelaysAndStopsOnSIGTERM drives the real binary: the demo engine and
+// `orionbridge run` as separate processes, a WebSocket through both, then
+// SIGTERM: the session gets 1001 and the bridge exits 0.
+func TestRunRelaysAndStopsOnSIGTERM(t *testing.T) {
+	home := t.TempDir()
+	port := freePort(t)
+	enginePort := freePort(t, port)
+	config := filepath.Join(home, "orionbridge.toml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf(`port = %d
+fallback_ports = []
+data_dir = %q
+allowed_origins = ["https://editor.example.com"]
+[[routes]]
+path = "/ws"
+target = "127.0.0.1:%d"
+`, port, filepath.Join(home, "data"), enginePort)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	engine := start(t, home, "demo-engine", "demo-engine", "--listen", "127.0.0.1:"+strconv.Itoa(enginePort))
+	engine.waitForOutput(t, "demo engine listening")
+	bridge := start(t, home, "bridge", "run", "--config", config, "--log-format", "json")
+	bridge.waitForOutput(t, `"msg":"bridge listening"`)
+
+	caPEM, err := os.ReadFile(filepath.Join(home, "data", "certs", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: waitLimit}
+	c, _, err := dialer.Dial(fmt.Sprintf("wss://localhost:%d/ws", port), map[string][]string{"Origin": {"https://editor.example.com"}})
+	if err != nil {
+		t.Fatalf("dial the bridge: %v", err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(waitLimit))
+	c.WriteMessage(websocket.TextMessage, []byte("through two processes"))
+	if _, p, err := c.ReadMessage(); err != nil || string(p) != "through two processes" {
+		t.Fatalf("echo %q, %v", p, err)
+	}
+
+	bridge.stop(t) // SIGTERM; fails the test unless the exit status is 0
+	_, _, err = c.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway || ce.Text != "bridge shutting down" {
+		t.Fatalf("after SIGTERM the session got %v, want 1001 bridge shutting down", err)
+	}
+	logs := bridge.out.String()
+	for _, want := range []string{`"msg":"session opened"`, `"msg":"session closed"`, `"code":1001`, `"msg":"bridge stopped"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the bridge's log lacks %s:\n%s", want, logs)
+		}
+	}
+}
+
+// runBridge writes a config for a fresh HOME and starts the demo engine and
+// the bridge as processes. It returns the HOME and the bridge's port.
+func runBridge(t *testing.T) (home string, port int, bridge *process) {
+	t.Helper()
+	home = t.TempDir()
+	port = freePort(t)
+	enginePort := freePort(t, port)
+	config := filepath.Join(home, "orionbridge.toml")
+	if err := os.WriteFile(config, []byte(fmt.Sprintf("port = %d\nfallback_ports = []\ndata_dir = %q\n[[routes]]\npath = \"/ws\"\ntarget = \"127.0.0.1:%d\"\n",
+		port, filepath.Join(home, "data"), enginePort)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start(t, home, "demo-engine", "demo-engine", "--listen", "127.0.0.1:"+strconv.Itoa(enginePort)).waitForOutput(t, "demo engine listening")
+	bridge = start(t, home, "bridge", "run", "--config", config)
+	bridge.waitForOutput(t, `msg="bridge listening"`)
+	return home, port, bridge
+}
+
+func caPool(t *testing.T, home string) *x509.CertPool {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join(home, "data", "certs", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return pool
+}
+
+// serial is the serial number of the leaf a new handshake gets.
+func serial(t *testing.T, pool *x509.CertPool, port int) string {
+	t.Helper()
+	c, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port), &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+}
+
+// A first run whose CA nobody trusts says so, with the fix, in the log and
+// in /health.
+func TestFirstRunReportsUntrustedCertificate(t *testing.T) {
+	home, port, bridge := runBridge(t)
+	bridge.waitForOutput(t, "run `orionbridge certs install`")
+	client := http.Client{Timeout: waitLimit, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, home)}}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("https://localhost:" + strconv.Itoa(port) + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h struct {
+		Certificate struct {
+			Trusted bool   `json:"trusted"`
+			CAPath  string `json:"ca_path"`
+			Fix     string `json:"fix"`
+		} `json:"certificate"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Certificate.Trusted || h.Certificate.Fix != "orionbridge certs install" || h.Certificate.CAPath != filepath.Join(home, "data", "certs", "ca.pem") {
+		t.Fatalf("/health certificate %+v", h.Certificate)
+	}
+}
+
+// `orionbridge certs renew` in another process reaches the running bridge:
+// an open session stays, and new handshakes get the new leaf.
+func TestCertsRenewReachesRunningBridge(t *testing.T) {
+	home, port, bridge := runBridge(t)
+	pool := caPool(t, home)
+	before := serial(t, pool, port)
+	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: waitLimit}
+	c, _, err := dialer.Dial(fmt.Sprintf("wss://localhost:%d/ws", port), map[string][]string{"Origin": {fmt.Sprintf("https://localhost:%d", port)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	mustOrion(t, home, "certs", "renew", "--config", filepath.Join(home, "orionbridge.toml"))
+	deadline := time.Now().Add(waitLimit)
+	for serial(t, pool, port) == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("the running bridge still serves serial %s", before)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	bridge.waitForOutput(t, "certificate changed on disk; new connections use it")
+	c.SetReadDeadline(time.Now().Add(waitLimit))
+	c.WriteMessage(websocket.TextMessage, []byte("still open"))
+	if _, p, err := c.ReadMessage(); err != nil || string(p) != "still open" {
+		t.Fatalf("the session opened before the renewal: %q, %v", p, err)
+	}
+}
