@@ -13,5 +13,5 @@ import (
 var metadata []byte
 
 func main() {
-	os.Exit(app.Main(metadata, os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(app.Main(metadata, os.Args[1:], os.Stdout, os.Stderr, nil))
 }

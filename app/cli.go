@@ -9,8 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -52,7 +54,7 @@ const usage = `Orion Bridge connects the Orion web editor in your browser to the
 engine on this machine, over wss://localhost.
 
 Usage:
-  orionbridge [--config FILE]               start (headless until the tray app lands)
+  orionbridge [--config FILE] [--dashboard] the tray app (headless when there is no display)
   orionbridge run [--config FILE] [--log-format text|json] [--log-level LEVEL]
                                             run the bridge in the foreground, logging to stderr
   orionbridge demo-engine [--listen ADDR] [--push INTERVAL]
@@ -65,18 +67,21 @@ Usage:
 The default configuration file is %s.
 `
 
-// Main runs the command line and returns the process exit status.
-func Main(metadata []byte, args []string, stdout, stderr io.Writer) int {
+// Main runs the command line and returns the process exit status. ui is
+// the tray app, run when no command is given and a display is available.
+func Main(metadata []byte, args []string, stdout, stderr io.Writer, ui UI) int {
 	meta, err := ParseMetadata(metadata)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailure
 	}
-	cmd, rest := "run", args
+	cmd, rest := "tray", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, rest = args[0], args[1:]
 	}
 	switch cmd {
+	case "tray":
+		return trayCommand(meta, rest, stderr, ui)
 	case "run":
 		return runCommand(meta, rest, stderr)
 	case "demo-engine":
@@ -133,9 +138,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (positional []string, status in
 
 func runCommand(meta Metadata, args []string, stderr io.Writer) int {
 	fs := newFlagSet("run", stderr)
-	configPath := fs.String("config", "", "configuration `file` (default: the OS user config dir, OrionBridge/config.toml)")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	setup := addRunFlags(fs)
 	pos, status, ok := parseFlags(fs, args)
 	if !ok {
 		return status
@@ -144,19 +147,85 @@ func runCommand(meta Metadata, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "orionbridge run: unexpected argument %q\n", pos[0])
 		return exitUsage
 	}
-	handler, err := newLogHandler(stderr, *logFormat, *logLevel)
-	if err != nil {
-		fmt.Fprintln(stderr, "orionbridge run:", err)
+	return setup.run(meta, stderr, func(ctx context.Context, in *Instance) error { return in.Run(ctx) })
+}
+
+// trayCommand runs the tray app, or the headless bridge without a display.
+func trayCommand(meta Metadata, args []string, stderr io.Writer, ui UI) int {
+	fs := newFlagSet("", stderr)
+	setup := addRunFlags(fs)
+	dashboard := fs.Bool("dashboard", false, "open the dashboard window at start")
+	pos, status, ok := parseFlags(fs, args)
+	if !ok {
+		return status
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "orionbridge: unknown command %q\n\n", pos[0])
+		printUsage(stderr)
 		return exitUsage
 	}
-	cfg, err := LoadConfig(*configPath)
+	if ui == nil || !haveDisplay() {
+		fmt.Fprintln(stderr, "orionbridge: no display found (DISPLAY and WAYLAND_DISPLAY are unset), running headless as `orionbridge run` would")
+		return setup.run(meta, stderr, func(ctx context.Context, in *Instance) error { return in.Run(ctx) })
+	}
+	return setup.run(meta, stderr, func(ctx context.Context, in *Instance) error {
+		if err := in.Start(); err != nil {
+			// The tray still opens: it shows the error and a Start button.
+			in.log.Error("the bridge could not start", "err", err)
+		}
+		maintainCtx, stopMaintaining := context.WithCancel(ctx)
+		maintained := make(chan struct{})
+		go func() { defer close(maintained); in.Maintain(maintainCtx) }()
+		// The UI returns when the operator quits; a signal quits it too.
+		err := ui(in, UIOptions{Version: meta.Details.Version, ShowDashboard: *dashboard, Quit: ctx})
+		stopErr := in.Stop()
+		stopMaintaining()
+		<-maintained
+		return errors.Join(err, stopErr)
+	})
+}
+
+// runSetup holds the flags shared by run and the tray app.
+type runSetup struct {
+	configPath, logFormat, logLevel *string
+}
+
+func addRunFlags(fs *flag.FlagSet) runSetup {
+	return runSetup{
+		configPath: fs.String("config", "", "configuration `file` (default: the OS user config dir, OrionBridge/config.toml)"),
+		logFormat:  fs.String("log-format", "text", "log format on stderr: text or json"),
+		logLevel:   fs.String("log-level", "info", "log level: debug, info, warn or error"),
+	}
+}
+
+// run loads the config, opens the logs, builds the Instance and calls body
+// with a context that ends on SIGINT or SIGTERM.
+func (r runSetup) run(meta Metadata, stderr io.Writer, body func(context.Context, *Instance) error) int {
+	handler, err := newLogHandler(stderr, *r.logFormat, *r.logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "orionbridge:", err)
+		return exitUsage
+	}
+	cfg, err := LoadConfig(*r.configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
+	fileLog, logFile, err := openLogFile(filepath.Join(cfg.DataDir, "logs"), slog.LevelInfo)
+	if err != nil {
+		fmt.Fprintln(stderr, "orionbridge:", err)
+		return exitFailure
+	}
+	defer logFile.Close()
+	in, err := NewInstance(meta.Details.Version, cfg, slog.NewMultiHandler(handler, fileLog))
+	if err != nil {
+		fmt.Fprintln(stderr, "orionbridge:", err)
+		return exitFailure
+	}
+	in.SetConfigPath(*r.configPath)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := RunHeadless(ctx, meta.Details.Version, cfg, handler); err != nil {
+	if err := body(ctx, in); err != nil {
 		fmt.Fprintln(stderr, "orionbridge:", err)
 		return exitFailure
 	}

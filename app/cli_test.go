@@ -21,7 +21,7 @@ var testMetadata = []byte("[Details]\nName = \"Orion Bridge\"\nVersion = \"9.8.7
 func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(testMetadata, args, &out, &errb)
+	code = Main(testMetadata, args, &out, &errb, nil)
 	return code, out.String(), errb.String()
 }
 
@@ -139,5 +139,39 @@ func TestDemoEngine(t *testing.T) {
 	<-served // Serve returns only after closing every connection
 	if _, err := io.ReadAll(r); err != nil {
 		t.Fatalf("connection not closed cleanly: %v", err)
+	}
+}
+
+func TestTrayEntry(t *testing.T) {
+	setHome(t)
+	bad := tempFile(t, "bad.toml", "port = 0\n")
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	good := tempFile(t, "good.toml", fmt.Sprintf("port = %d\nfallback_ports = []\ndata_dir = %q\n", port, t.TempDir()))
+
+	var got UIOptions
+	var running bool
+	ui := func(ctrl Controller, opts UIOptions) error {
+		got, running = opts, ctrl.Snapshot().Running
+		return nil
+	}
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	var out, errb bytes.Buffer
+	if code := Main(testMetadata, []string{"--config", bad}, &out, &errb, ui); code != 2 || !strings.Contains(errb.String(), "running headless") {
+		t.Fatalf("without a display: exit %d, %q", code, errb.String())
+	}
+	if running {
+		t.Fatal("the UI ran without a display")
+	}
+
+	t.Setenv("DISPLAY", ":99")
+	errb.Reset()
+	if code := Main(testMetadata, []string{"--config", good, "--dashboard"}, &out, &errb, ui); code != 0 {
+		t.Fatalf("with a display: exit %d, %s", code, errb.String())
+	}
+	if !running || !got.ShowDashboard || got.Version != "9.8.7" || got.Quit == nil {
+		t.Fatalf("the UI got running=%v %+v", running, got)
 	}
 }

@@ -41,9 +41,13 @@ type Config struct {
 	MaxMessageBytes int64         `toml:"max_message_bytes"`
 	PingInterval    time.Duration `toml:"ping_interval"` // written as "30s" in TOML
 	PongTimeout     time.Duration `toml:"pong_timeout"`  // written as "60s" in TOML
-	CertFile        string        `toml:"cert_file"`     // bring your own certificate (issue 3)
+	CertFile        string        `toml:"cert_file"`     // bring your own certificate
 	KeyFile         string        `toml:"key_file"`
-	Routes          []Route       `toml:"routes"`
+	// AskUnknownOrigins lets the tray ask the operator about a site that is
+	// in neither list. A headless bridge never asks: nobody would answer.
+	AskUnknownOrigins bool     `toml:"ask_unknown_origins"`
+	DeniedOrigins     []string `toml:"denied_origins"` // refused without asking
+	Routes            []Route  `toml:"routes"`
 }
 
 // Route maps a URL path on the bridge to one fixed TCP target.
@@ -56,14 +60,15 @@ type Route struct {
 // DefaultConfig is the configuration used when no file exists.
 func DefaultConfig() Config {
 	return Config{
-		Port:            21443,
-		FallbackPorts:   []int{21444, 21445, 21446},
-		DataDir:         "", // resolved to the OS user data dir, OrionBridge/
-		MaxClients:      100,
-		MaxMessageBytes: 16 << 20,
-		PingInterval:    30 * time.Second,
-		PongTimeout:     60 * time.Second,
-		Routes:          []Route{{Path: "/ws", Target: "127.0.0.1:21400", Framing: "raw"}},
+		Port:              21443,
+		FallbackPorts:     []int{21444, 21445, 21446},
+		DataDir:           "", // resolved to the OS user data dir, OrionBridge/
+		MaxClients:        100,
+		MaxMessageBytes:   16 << 20,
+		PingInterval:      30 * time.Second,
+		PongTimeout:       60 * time.Second,
+		AskUnknownOrigins: true,
+		Routes:            []Route{{Path: "/ws", Target: "127.0.0.1:21400", Framing: "raw"}},
 	}
 }
 
@@ -247,9 +252,14 @@ func (c Config) Validate() error {
 		}
 		seen[p] = true
 	}
-	for i, o := range c.AllowedOrigins {
-		if _, err := bridge.ParseOrigin(o); err != nil {
-			return expected(fmt.Sprintf("allowed_origins[%d]", i), strconv.Quote(o))
+	for _, list := range []struct {
+		key     string
+		origins []string
+	}{{"allowed_origins", c.AllowedOrigins}, {"denied_origins", c.DeniedOrigins}} {
+		for i, o := range list.origins {
+			if _, err := bridge.ParseOrigin(o); err != nil {
+				return expected(fmt.Sprintf("%s[%d]", list.key, i), strconv.Quote(o))
+			}
 		}
 	}
 	if c.MaxClients < 1 {
@@ -305,32 +315,70 @@ func (c *Config) normalize() {
 			c.Routes[i].Framing = "raw"
 		}
 	}
-	for i, o := range c.AllowedOrigins {
-		c.AllowedOrigins[i], _ = bridge.ParseOrigin(o)
+	for _, list := range [][]string{c.AllowedOrigins, c.DeniedOrigins} {
+		for i, o := range list {
+			list[i], _ = bridge.ParseOrigin(o)
+		}
 	}
+}
+
+// SaveConfig validates cfg and writes it to path, atomically and readable
+// by the owner only, since it may hold the token.
+func SaveConfig(path string, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	cfg.normalize()
+	data, err := toml.Marshal(fileConfig{Config: cfg, PingInterval: cfg.PingInterval.String(), PongTimeout: cfg.PongTimeout.String()})
+	if err != nil {
+		return fmt.Errorf("save config %s: %w", path, err)
+	}
+	data = append([]byte("# Orion Bridge configuration, saved by Orion Bridge. Every key is described in its README.\n\n"), data...)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("save config %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*.toml")
+	if err != nil {
+		return fmt.Errorf("save config %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save config %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save config %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save config %s: %w", path, err)
+	}
+	return nil
 }
 
 // expectations says what each key takes, in the words of error messages.
 // Keys are paths with array indices elided: "routes[].path".
 var expectations = map[string]string{
-	"port":              "a port number 1-65535",
-	"fallback_ports":    "an array of port numbers",
-	"fallback_ports[]":  "a port number 1-65535",
-	"data_dir":          "a directory path",
-	"allowed_origins":   "an array of origins",
-	"allowed_origins[]": `an origin like "https://app.example.com" or "https://*.example.com" (scheme http or https, no path)`,
-	"token":             "a string",
-	"max_clients":       "an integer >= 1",
-	"max_message_bytes": fmt.Sprintf("an integer 1-%d", maxMessageBytesLimit),
-	"ping_interval":     `a positive duration like "30s"`,
-	"pong_timeout":      `a positive duration like "60s"`,
-	"cert_file":         "a file path",
-	"key_file":          "a file path",
-	"routes":            "at least one [[routes]] table",
-	"routes[]":          "a [[routes]] table",
-	"routes[].path":     `a URL path starting with "/"`,
-	"routes[].target":   `"host:port" with a port number 1-65535`,
-	"routes[].framing":  "raw, lines or length-prefixed",
+	"port":                "a port number 1-65535",
+	"fallback_ports":      "an array of port numbers",
+	"fallback_ports[]":    "a port number 1-65535",
+	"data_dir":            "a directory path",
+	"allowed_origins":     "an array of origins",
+	"allowed_origins[]":   `an origin like "https://app.example.com" or "https://*.example.com" (scheme http or https, no path)`,
+	"token":               "a string",
+	"max_clients":         "an integer >= 1",
+	"max_message_bytes":   fmt.Sprintf("an integer 1-%d", maxMessageBytesLimit),
+	"ping_interval":       `a positive duration like "30s"`,
+	"pong_timeout":        `a positive duration like "60s"`,
+	"cert_file":           "a file path",
+	"key_file":            "a file path",
+	"ask_unknown_origins": "true or false",
+	"denied_origins":      "an array of origins",
+	"denied_origins[]":    `an origin like "https://app.example.com" or "https://*.example.com" (scheme http or https, no path)`,
+	"routes":              "at least one [[routes]] table",
+	"routes[]":            "a [[routes]] table",
+	"routes[].path":       `a URL path starting with "/"`,
+	"routes[].target":     `"host:port" with a port number 1-65535`,
+	"routes[].framing":    "raw, lines or length-prefixed",
 }
 
 var arrayIndex = regexp.MustCompile(`\[\d+\]`)

@@ -16,16 +16,17 @@ import (
 
 func exampleConfig() Config {
 	return Config{
-		Port:            21443,
-		FallbackPorts:   []int{21444, 21445, 21446},
-		DataDir:         "/var/tmp/orionbridge-test",
-		AllowedOrigins:  []string{"https://editor.example.com", "https://*.example.com"},
-		Token:           "",
-		MaxClients:      100,
-		MaxMessageBytes: 16777216,
-		PingInterval:    30 * time.Second,
-		PongTimeout:     60 * time.Second,
-		Routes:          []Route{{Path: "/ws", Target: "127.0.0.1:21400", Framing: "raw"}},
+		Port:              21443,
+		FallbackPorts:     []int{21444, 21445, 21446},
+		DataDir:           "/var/tmp/orionbridge-test",
+		AllowedOrigins:    []string{"https://editor.example.com", "https://*.example.com"},
+		Token:             "",
+		MaxClients:        100,
+		MaxMessageBytes:   16777216,
+		PingInterval:      30 * time.Second,
+		PongTimeout:       60 * time.Second,
+		AskUnknownOrigins: true,
+		Routes:            []Route{{Path: "/ws", Target: "127.0.0.1:21400", Framing: "raw"}},
 	}
 }
 
@@ -102,7 +103,7 @@ func TestParseConfigRejects(t *testing.T) {
 	}{
 		// Unknown keys, TOML errors, type errors.
 		{"unknown key", "port = 1\n\nalowed_origins = []\n", 3, "alowed_origins",
-			`unknown key "alowed_origins" (known keys: port, fallback_ports, data_dir, allowed_origins, token, max_clients, max_message_bytes, ping_interval, pong_timeout, cert_file, key_file, routes)`},
+			`unknown key "alowed_origins" (known keys: port, fallback_ports, data_dir, allowed_origins, token, max_clients, max_message_bytes, ping_interval, pong_timeout, cert_file, key_file, ask_unknown_origins, denied_origins, routes)`},
 		{"unknown route key", "[[routes]]\npath = \"/a\"\ntarget = \"h:1\"\nframng = \"raw\"\n", 4, "routes[0].framng",
 			`unknown key "routes[0].framng" (known keys: path, target, framing)`},
 		{"unknown key in inline route", `routes = [{path = "/a", target = "h:1"}, {path = "/b", target = "h:2", bogus = 1}]`, 1, "routes[1].bogus",
@@ -205,7 +206,7 @@ func TestParseConfigRejects(t *testing.T) {
 func TestErrorMessages(t *testing.T) {
 	tests := []struct{ toml, want string }{
 		{"\n\nport = 70000", `config /etc/x.toml: line 3: key "port": expected a port number 1-65535, got 70000`},
-		{"\n\n\n\n\n\nalowed_origins = []", `config /etc/x.toml: line 7: unknown key "alowed_origins" (known keys: port, fallback_ports, data_dir, allowed_origins, token, max_clients, max_message_bytes, ping_interval, pong_timeout, cert_file, key_file, routes)`},
+		{"\n\n\n\n\n\nalowed_origins = []", `config /etc/x.toml: line 7: unknown key "alowed_origins" (known keys: port, fallback_ports, data_dir, allowed_origins, token, max_clients, max_message_bytes, ping_interval, pong_timeout, cert_file, key_file, ask_unknown_origins, denied_origins, routes)`},
 		{`routes = [{path = "/a", target = "h:1"}, {path = "/b", target = "h:2", framing = "json"}]`, `config /etc/x.toml: line 1: key "routes[1].framing": expected raw, lines or length-prefixed, got "json"`},
 	}
 	for _, tt := range tests {
@@ -350,5 +351,55 @@ func writeFile(t *testing.T, path, data string) {
 	}
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestConsentKeys(t *testing.T) {
+	c, err := ParseConfig("c.toml", []byte("ask_unknown_origins = false\ndenied_origins = [\"HTTPS://Spam.example:443\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AskUnknownOrigins || len(c.DeniedOrigins) != 1 || c.DeniedOrigins[0] != "https://spam.example" {
+		t.Fatalf("got ask=%v denied=%v", c.AskUnknownOrigins, c.DeniedOrigins)
+	}
+	_, err = ParseConfig("c.toml", []byte("\ndenied_origins = [\"spam.example\"]\n"))
+	if err == nil || !strings.Contains(err.Error(), `line 2: key "denied_origins[0]"`) {
+		t.Fatalf("bad denied origin: %v", err)
+	}
+	if _, err := ParseConfig("c.toml", []byte("ask_unknown_origins = \"yes\"\n")); err == nil || !strings.Contains(err.Error(), "ask_unknown_origins") {
+		t.Fatalf("string for a bool: %v", err)
+	}
+}
+
+func TestSaveConfigRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "config.toml")
+	want := exampleConfig()
+	want.Token = "s3cret"
+	want.DeniedOrigins = []string{"https://spam.example"}
+	want.Routes = append(want.Routes, Route{Path: "/lines", Target: "localhost:21401", Framing: "lines"})
+	if err := SaveConfig(path, want); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && st.Mode().Perm() != 0o600 {
+		t.Errorf("config saved with mode %v; it may hold the token", st.Mode().Perm())
+	}
+	got, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("round trip:\n got  %+v\n want %+v", got, want)
+	}
+	bad := want
+	bad.Port = 0
+	if err := SaveConfig(path, bad); err == nil {
+		t.Fatal("an invalid config was saved")
+	}
+	if again, _ := LoadConfig(path); !reflect.DeepEqual(again, want) {
+		t.Fatal("a refused save changed the file")
 	}
 }

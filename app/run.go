@@ -2,17 +2,12 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
-	"strconv"
-	"sync"
 	"time"
 
-	"orionbridge/bridge"
 	"orionbridge/certs"
 )
 
@@ -25,87 +20,23 @@ const (
 	trustFresh = 5 * time.Second
 )
 
-// Instance is one Orion Bridge built from a Config: the bridge, its
-// certificate source and the trust state shown in /health.
-type Instance struct {
-	Config  Config
-	Bridge  *bridge.Bridge
-	Certs   *certs.Source
-	log     *slog.Logger
-	certDir string
-
-	trustMu      sync.Mutex // one trust check at a time; they run certutil
-	trusted      bool
-	trustChecked time.Time
-}
-
-// NewInstance wires a stopped bridge to its certificate source. Log records
-// go to handler and to the bridge's subscribers.
-func NewInstance(version string, cfg Config, handler slog.Handler) (*Instance, error) {
-	in := &Instance{Config: cfg, certDir: filepath.Join(cfg.DataDir, "certs")}
-	b, err := bridge.New(bridge.Options{
-		Port:            cfg.Port,
-		FallbackPorts:   cfg.FallbackPorts,
-		AllowedOrigins:  cfg.AllowedOrigins,
-		Token:           cfg.Token,
-		MaxClients:      cfg.MaxClients,
-		MaxMessageBytes: cfg.MaxMessageBytes,
-		PingInterval:    cfg.PingInterval,
-		PongTimeout:     cfg.PongTimeout,
-		Routes:          bridgeRoutes(cfg.Routes),
-		// Certs is opened below, with the bridge's logger; no handshake can
-		// happen before Start.
-		GetCertificate:    func(h *tls.ClientHelloInfo) (*tls.Certificate, error) { return in.Certs.GetCertificate(h) },
-		CertificateStatus: func() any { return in.certificateHealth() },
-		Version:           version,
-		LogHandler:        handler,
-	})
-	if err != nil {
-		return nil, err
-	}
-	in.Bridge, in.log = b, b.Logger()
-	opts := certs.Options{Logger: in.log}
-	if cfg.CertFile != "" {
-		in.Certs, err = certs.OpenExternal(cfg.CertFile, cfg.KeyFile, opts)
-	} else {
-		in.Certs, err = certs.OpenLocal(in.certDir, opts)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	return in, nil
-}
-
-func bridgeRoutes(rs []Route) []bridge.Route {
-	out := make([]bridge.Route, len(rs))
-	for i, r := range rs {
-		out[i] = bridge.Route{Path: r.Path, Target: r.Target, Framing: bridge.Framing(r.Framing)}
-	}
-	return out
-}
-
-// RunHeadless runs a bridge in the foreground until ctx is done.
-func RunHeadless(ctx context.Context, version string, cfg Config, handler slog.Handler) error {
-	in, err := NewInstance(version, cfg, handler)
-	if err != nil {
-		return err
-	}
-	return in.Run(ctx)
-}
-
 // Run starts the bridge, keeps its certificate fresh, and stops it with
 // 1001 to every session when ctx is done.
 func (in *Instance) Run(ctx context.Context) error {
-	if err := in.Bridge.Start(); err != nil {
+	if err := in.Start(); err != nil {
 		return err
 	}
-	in.log.Info("diagnostics page", "url", "https://localhost:"+strconv.Itoa(in.Bridge.Port())+"/")
+	in.Maintain(ctx)
+	return in.Bridge.Stop()
+}
+
+// Maintain renews the certificate and watches the trust stores until ctx
+// is done, whether or not the bridge is listening.
+func (in *Instance) Maintain(ctx context.Context) {
 	certsDone := make(chan struct{})
 	go func() { defer close(certsDone); in.Certs.Run(ctx) }()
 	in.watchTrust(ctx)
-	err := in.Bridge.Stop()
 	<-certsDone
-	return err
 }
 
 // watchTrust checks the trust stores now and then every trustCheckEvery
@@ -148,7 +79,7 @@ func (in *Instance) refreshTrust(maxAge time.Duration) bool {
 // checkTrust asks the browser trust stores about our CA, or, for a
 // certificate from the company's PKI, whether the system roots accept it.
 func (in *Instance) checkTrust() bool {
-	if in.Config.CertFile == "" {
+	if in.Config().CertFile == "" {
 		stores, err := certs.CheckTrust(in.certDir)
 		return err == nil && certs.Trusted(stores)
 	}

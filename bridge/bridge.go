@@ -51,6 +51,13 @@ type Options struct {
 	// GetCertificate supplies the TLS certificate for every handshake, so a
 	// renewed certificate takes effect without a restart.
 	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// AskUnknownOrigins asks Consent about an origin that is in neither
+	// AllowedOrigins nor DeniedOrigins, instead of refusing it.
+	AskUnknownOrigins bool
+	DeniedOrigins     []string
+	// OnConsent is told of AlwaysAllow and Deny answers, so the app can save
+	// them; it runs on the request's goroutine.
+	OnConsent func(origin string, answer ConsentAnswer)
 	// CertificateStatus, when set, is shown in /health as "certificate".
 	CertificateStatus func() any
 	Version           string
@@ -92,15 +99,14 @@ func (o *Options) setDefaults() {
 // Bridge is the local WebSocket endpoint. It can be started and stopped
 // repeatedly; Subscribe and Snapshot work whether it runs or not.
 type Bridge struct {
-	opts     Options
+	settings atomic.Pointer[settings]
 	log      *slog.Logger
 	bus      *bus
-	routes   map[string]Route
-	origins  []originPattern
-	token    tokenCheck
 	upgrader websocket.Upgrader
 	nextID   atomic.Uint64
 	reserved atomic.Int64 // sessions open or being opened, for max_clients
+	consent  atomic.Pointer[consentHook]
+	gate     *consentGate
 
 	mu        sync.Mutex
 	running   bool
@@ -123,8 +129,17 @@ type Totals struct {
 	MessagesToBrowser int64 `json:"messages_to_browser"`
 }
 
-// New checks the options and builds a stopped Bridge.
-func New(opts Options) (*Bridge, error) {
+// settings are the options in force, checked and parsed. They are replaced
+// whole by Reconfigure; a session keeps the settings it started with.
+type settings struct {
+	opts    Options
+	routes  map[string]Route
+	origins []originPattern
+	denied  []originPattern
+	token   tokenCheck
+}
+
+func newSettings(opts Options) (*settings, error) {
 	opts.setDefaults()
 	if opts.GetCertificate == nil {
 		return nil, errors.New("bridge: no certificate source (Options.GetCertificate is nil)")
@@ -132,19 +147,12 @@ func New(opts Options) (*Bridge, error) {
 	if len(opts.Routes) == 0 {
 		return nil, errors.New("bridge: no routes configured")
 	}
-	b := &Bridge{
-		opts:     opts,
-		bus:      newBus(),
-		routes:   make(map[string]Route, len(opts.Routes)),
-		token:    newTokenCheck(opts.Token),
-		sessions: make(map[string]*Session),
-	}
-	b.log = slog.New(&publishingHandler{next: opts.LogHandler, bus: b.bus})
+	st := &settings{opts: opts, routes: make(map[string]Route, len(opts.Routes)), token: newTokenCheck(opts.Token)}
 	for _, r := range opts.Routes {
 		if !strings.HasPrefix(r.Path, "/") {
 			return nil, fmt.Errorf("bridge: route path %q must start with /", r.Path)
 		}
-		if _, dup := b.routes[r.Path]; dup {
+		if _, dup := st.routes[r.Path]; dup {
 			return nil, fmt.Errorf("bridge: duplicate route path %q", r.Path)
 		}
 		if !r.Framing.Valid() {
@@ -153,15 +161,33 @@ func New(opts Options) (*Bridge, error) {
 		if err := CheckTarget(r.Target); err != nil {
 			return nil, fmt.Errorf("bridge: route %s: %w", r.Path, err)
 		}
-		b.routes[r.Path] = r
+		st.routes[r.Path] = r
 	}
-	for _, o := range opts.AllowedOrigins {
-		p, err := parseOrigin(o)
-		if err != nil {
-			return nil, fmt.Errorf("bridge: allowed_origins: %w", err)
+	for _, list := range []struct {
+		key  string
+		in   []string
+		into *[]originPattern
+	}{{"allowed_origins", opts.AllowedOrigins, &st.origins}, {"denied_origins", opts.DeniedOrigins, &st.denied}} {
+		for _, o := range list.in {
+			p, err := parseOrigin(o)
+			if err != nil {
+				return nil, fmt.Errorf("bridge: %s: %w", list.key, err)
+			}
+			*list.into = append(*list.into, p)
 		}
-		b.origins = append(b.origins, p)
 	}
+	return st, nil
+}
+
+// New checks the options and builds a stopped Bridge.
+func New(opts Options) (*Bridge, error) {
+	st, err := newSettings(opts)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bridge{bus: newBus(), sessions: make(map[string]*Session), gate: newConsentGate()}
+	b.settings.Store(st)
+	b.log = slog.New(&publishingHandler{next: st.opts.LogHandler, bus: b.bus})
 	b.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   4096,
@@ -171,6 +197,49 @@ func New(opts Options) (*Bridge, error) {
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	return b, nil
+}
+
+// Reconfigure applies new options. Origins, token, limits and routes take
+// effect for new sessions at once and open sessions are untouched; a change
+// of port or hosts restarts the listener (closing sessions with 1001). The
+// log handler and certificate source stay those given to New.
+func (b *Bridge) Reconfigure(opts Options) error {
+	old := b.settings.Load()
+	opts.LogHandler, opts.GetCertificate, opts.CertificateStatus = old.opts.LogHandler, old.opts.GetCertificate, old.opts.CertificateStatus
+	st, err := newSettings(opts)
+	if err != nil {
+		return err
+	}
+	relisten := st.opts.Port != old.opts.Port || !slices.Equal(st.opts.FallbackPorts, old.opts.FallbackPorts) || !slices.Equal(st.opts.Hosts, old.opts.Hosts)
+	b.mu.Lock()
+	running := b.running
+	b.mu.Unlock()
+	if !running || !relisten {
+		b.settings.Store(st)
+		b.log.Info("configuration applied", "restarted", false)
+		return nil
+	}
+	if err := b.Stop(); err != nil {
+		return err
+	}
+	b.settings.Store(st)
+	if err := b.Start(); err != nil {
+		return err
+	}
+	b.log.Info("configuration applied", "restarted", true)
+	return nil
+}
+
+// consentHook boxes a Consent for the atomic pointer.
+type consentHook struct{ Consent }
+
+// SetConsent installs the prompt for unknown origins; nil removes it.
+func (b *Bridge) SetConsent(c Consent) {
+	if c == nil {
+		b.consent.Store(nil)
+		return
+	}
+	b.consent.Store(&consentHook{c})
 }
 
 // Logger is the bridge's logger: records go to Options.LogHandler and to
@@ -194,7 +263,7 @@ func (b *Bridge) Start() error {
 	}
 	tlsConf := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
-		GetCertificate: b.opts.GetCertificate,
+		GetCertificate: b.settings.Load().opts.GetCertificate,
 		// gorilla/websocket speaks HTTP/1.1 only; advertising h2 would let a
 		// browser pick it for the upgrade request.
 		NextProtos: []string{"http/1.1"},
@@ -229,14 +298,15 @@ func (b *Bridge) Start() error {
 
 // listen binds every host on the first port that all of them can use.
 func (b *Bridge) listen() ([]net.Listener, int, error) {
-	ports := append([]int{b.opts.Port}, b.opts.FallbackPorts...)
+	opts := b.settings.Load().opts
+	ports := append([]int{opts.Port}, opts.FallbackPorts...)
 	var busy []string
 	for i, port := range ports {
-		lns, bound, err := listenAll(b.opts.Hosts, port)
+		lns, bound, err := listenAll(opts.Hosts, port)
 		if err == nil {
 			if i > 0 {
 				b.log.Warn("port in use by another program, using a fallback port",
-					"wanted", b.opts.Port, "chosen", bound)
+					"wanted", opts.Port, "chosen", bound)
 			}
 			return lns, bound, nil
 		}
@@ -295,7 +365,8 @@ func (b *Bridge) Stop() error {
 	}
 	b.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), b.opts.ShutdownGrace)
+	grace := b.settings.Load().opts.ShutdownGrace
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	for _, s := range sessions {
 		go s.finish(websocket.CloseGoingAway, "bridge shutting down", true)
@@ -306,7 +377,7 @@ func (b *Bridge) Stop() error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		b.log.Warn("sessions still open after the shutdown grace period; closing them", "grace", b.opts.ShutdownGrace)
+		b.log.Warn("sessions still open after the shutdown grace period; closing them", "grace", grace)
 		for _, s := range sessions {
 			s.forceClose()
 		}
@@ -341,7 +412,7 @@ func (b *Bridge) Endpoint() string {
 func (b *Bridge) endpointLocked() string {
 	port := b.port
 	if port == 0 {
-		port = b.opts.Port
+		port = b.settings.Load().opts.Port
 	}
 	return "wss://localhost:" + strconv.Itoa(port)
 }
@@ -364,8 +435,8 @@ func (b *Bridge) Snapshot() Snapshot {
 	snap := Snapshot{
 		Running:  b.running,
 		Endpoint: b.endpointLocked(),
-		Version:  b.opts.Version,
-		Routes:   slices.Clone(b.opts.Routes),
+		Version:  b.settings.Load().opts.Version,
+		Routes:   slices.Clone(b.settings.Load().opts.Routes),
 		Totals:   b.totals,
 	}
 	if b.running {

@@ -658,7 +658,7 @@ func TestEventsAndSnapshot(t *testing.T) {
 		c.WriteMessage(websocket.BinaryMessage, []byte("12345"))
 		c.ReadMessage()
 	}
-	// The browser may read the last echo an instant before the counter moves.
+	// The browser may read the last echo an instant before the counters move.
 	var s SessionInfo
 	waitFor(t, "counters", func() bool {
 		snap := b.Snapshot()
@@ -666,7 +666,7 @@ func TestEventsAndSnapshot(t *testing.T) {
 			t.Fatalf("snapshot has %d sessions", len(snap.Sessions))
 		}
 		s = snap.Sessions[0]
-		return s.MessagesToBrowser == 3
+		return s.MessagesToBrowser == 3 && s.MessagesToEngine == 3
 	})
 	if s.ID != opened.Session.ID || s.BytesToEngine != 15 || s.MessagesToEngine != 3 || s.BytesToBrowser != 15 || s.State != StateOpen {
 		t.Fatalf("snapshot session %+v", s)
@@ -817,7 +817,7 @@ func TestFallbackPorts(t *testing.T) {
 
 	// With every port taken, Start says so.
 	b2, _ := New(Options{Port: busyPort, FallbackPorts: []int{freePort}, Hosts: []string{"127.0.0.1"},
-		Routes: []Route{{Path: "/ws", Target: "127.0.0.1:1"}}, GetCertificate: b.opts.GetCertificate})
+		Routes: []Route{{Path: "/ws", Target: "127.0.0.1:1"}}, GetCertificate: b.settings.Load().opts.GetCertificate})
 	if err := b2.Start(); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("start with all ports taken: %v", err)
 	}

@@ -46,9 +46,10 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.reject(w, r, http.StatusForbidden, fmt.Sprintf("Host %q is not this bridge: use localhost:%d (other host names are refused to defeat DNS rebinding)", r.Host, port))
 		return
 	}
-	if route, ok := b.routes[r.URL.Path]; ok {
+	st := b.settings.Load()
+	if route, ok := st.routes[r.URL.Path]; ok {
 		h.Set("Content-Security-Policy", apiCSP)
-		b.serveRoute(w, r, route)
+		b.serveRoute(w, r, st, route)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -66,17 +67,17 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "index.html"
 	}
-	if st, err := fs.Stat(webFiles, name); err != nil || st.IsDir() || name == "index.html" && r.URL.Path != "/" {
+	if fi, err := fs.Stat(webFiles, name); err != nil || fi.IsDir() || name == "index.html" && r.URL.Path != "/" {
 		b.log.Debug("not found", "path", r.URL.Path)
-		http.Error(w, "404 not found: the bridge serves "+b.routeList()+", /health and the diagnostics page at /", http.StatusNotFound)
+		http.Error(w, "404 not found: the bridge serves "+st.routeList()+", /health and the diagnostics page at /", http.StatusNotFound)
 		return
 	}
 	http.ServeFileFS(w, r, webFiles, name)
 }
 
-func (b *Bridge) routeList() string {
-	paths := make([]string, 0, len(b.opts.Routes))
-	for _, r := range b.opts.Routes {
+func (st *settings) routeList() string {
+	paths := make([]string, 0, len(st.opts.Routes))
+	for _, r := range st.opts.Routes {
 		paths = append(paths, r.Path)
 	}
 	return strings.Join(paths, ", ")
@@ -100,29 +101,29 @@ func ownOrigin(origin string, port int) bool {
 	return false
 }
 
-func (b *Bridge) originAllowed(origin string, port int) bool {
-	return ownOrigin(origin, port) || originAllowed(b.origins, origin)
+func (st *settings) originAllowed(origin string, port int) bool {
+	return ownOrigin(origin, port) || originAllowed(st.origins, origin)
 }
 
 // serveRoute runs the checks in a fixed order, each with its own status,
 // then upgrades and hands the connection to a Session.
-func (b *Bridge) serveRoute(w http.ResponseWriter, r *http.Request, route Route) {
+func (b *Bridge) serveRoute(w http.ResponseWriter, r *http.Request, st *settings, route Route) {
 	port := b.Port()
 	if !websocket.IsWebSocketUpgrade(r) {
 		b.reject(w, r, http.StatusBadRequest, route.Path+" is a WebSocket endpoint: connect with new WebSocket(\"wss://localhost:"+strconv.Itoa(port)+route.Path+"\")")
 		return
 	}
 	origin := r.Header.Get("Origin")
-	switch {
-	case origin == "":
+	if origin == "" {
 		b.reject(w, r, http.StatusForbidden, "no Origin header: only browsers on allowed sites may connect")
 		return
-	case !b.originAllowed(origin, port):
-		b.reject(w, r, http.StatusForbidden, "origin "+origin+" is not allowed: add it to allowed_origins")
+	}
+	if ok, reason := b.admitOrigin(r, st, origin, port); !ok {
+		b.reject(w, r, http.StatusForbidden, reason)
 		return
 	}
 	token := presentedToken(r)
-	if b.token.set && !b.token.ok(token) {
+	if st.token.set && !st.token.ok(token) {
 		reason := "missing token: pass ?token=… or the subprotocol bearer.<token>"
 		if token != "" {
 			reason = "wrong token"
@@ -130,9 +131,9 @@ func (b *Bridge) serveRoute(w http.ResponseWriter, r *http.Request, route Route)
 		b.reject(w, r, http.StatusUnauthorized, reason)
 		return
 	}
-	if n := b.reserved.Add(1); n > int64(b.opts.MaxClients) {
+	if n := b.reserved.Add(1); n > int64(st.opts.MaxClients) {
 		b.reserved.Add(-1)
-		b.reject(w, r, http.StatusServiceUnavailable, fmt.Sprintf("max_clients (%d) sessions are already open", b.opts.MaxClients))
+		b.reject(w, r, http.StatusServiceUnavailable, fmt.Sprintf("max_clients (%d) sessions are already open", st.opts.MaxClients))
 		return
 	}
 	var respHeader http.Header
@@ -145,10 +146,10 @@ func (b *Bridge) serveRoute(w http.ResponseWriter, r *http.Request, route Route)
 		b.log.Warn("upgrade failed", "path", route.Path, "origin", origin, "client", r.RemoteAddr, "err", err)
 		return
 	}
-	ws.SetReadLimit(b.opts.MaxMessageBytes)
+	ws.SetReadLimit(st.opts.MaxMessageBytes)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Session{
-		b: b, id: "s" + strconv.FormatUint(b.nextID.Add(1), 10),
+		b: b, st: st, id: "s" + strconv.FormatUint(b.nextID.Add(1), 10),
 		origin: origin, client: r.RemoteAddr, route: route, started: time.Now(),
 		ws: ws, ctx: ctx, cancel: cancel, state: StateConnecting,
 	}
@@ -233,9 +234,10 @@ type Health struct {
 
 // Health probes each route's engine with a short dial, in parallel.
 func (b *Bridge) Health() Health {
-	h := Health{Status: "ok", Version: b.opts.Version, Routes: make([]RouteHealth, len(b.opts.Routes))}
+	st := b.settings.Load()
+	h := Health{Status: "ok", Version: st.opts.Version, Routes: make([]RouteHealth, len(st.opts.Routes))}
 	var wg sync.WaitGroup
-	for i, r := range b.opts.Routes {
+	for i, r := range st.opts.Routes {
 		h.Routes[i] = RouteHealth{Path: r.Path, Target: r.Target, Framing: r.Framing}
 		wg.Add(1)
 		go func() {
@@ -251,15 +253,15 @@ func (b *Bridge) Health() Health {
 	b.mu.Lock()
 	h.Sessions = len(b.sessions)
 	b.mu.Unlock()
-	if b.opts.CertificateStatus != nil {
-		h.Certificate = b.opts.CertificateStatus()
+	if st.opts.CertificateStatus != nil {
+		h.Certificate = st.opts.CertificateStatus()
 	}
 	return h
 }
 
 func (b *Bridge) serveHealth(w http.ResponseWriter, r *http.Request, port int) {
 	// CORS only for allowed origins, named exactly; never "*".
-	if origin := r.Header.Get("Origin"); origin != "" && b.originAllowed(origin, port) {
+	if origin := r.Header.Get("Origin"); origin != "" && b.settings.Load().originAllowed(origin, port) {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
 	}
 	w.Header().Add("Vary", "Origin")

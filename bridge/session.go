@@ -34,6 +34,7 @@ const (
 // Session is one browser WebSocket relayed to one engine TCP connection.
 type Session struct {
 	b       *Bridge
+	st      *settings // as when the session started
 	id      string
 	origin  string
 	client  string
@@ -127,7 +128,7 @@ func (s *Session) run() {
 
 func (s *Session) dialEngine() (net.Conn, error) {
 	d := net.Dialer{
-		Timeout: s.b.opts.DialTimeout,
+		Timeout: s.st.opts.DialTimeout,
 		// Keepalive finds an engine that vanished without closing (a crash
 		// under a debugger, a sleeping VM) on otherwise idle sessions.
 		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3},
@@ -199,12 +200,12 @@ func (s *Session) extendReadDeadline() {
 	s.deadlineMu.Lock()
 	defer s.deadlineMu.Unlock()
 	if s.ctx.Err() == nil {
-		_ = s.ws.SetReadDeadline(time.Now().Add(s.b.opts.PongTimeout))
+		_ = s.ws.SetReadDeadline(time.Now().Add(s.st.opts.PongTimeout))
 	}
 }
 
 func (s *Session) keepalive() {
-	t := time.NewTicker(s.b.opts.PingInterval)
+	t := time.NewTicker(s.st.opts.PingInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -212,7 +213,7 @@ func (s *Session) keepalive() {
 			return
 		case <-t.C:
 			// WriteControl may run concurrently with the data writer.
-			if err := s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.b.opts.WriteTimeout)); err != nil {
+			if err := s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.st.opts.WriteTimeout)); err != nil {
 				return
 			}
 		}
@@ -326,9 +327,9 @@ func (s *Session) browserReadFailed(err error) {
 		s.finish(ce.Code, ce.Text, false)
 	case errors.Is(err, websocket.ErrReadLimit):
 		// gorilla has already sent 1009.
-		s.finish(websocket.CloseMessageTooBig, fmt.Sprintf("browser message exceeds max_message_bytes %d", s.b.opts.MaxMessageBytes), false)
+		s.finish(websocket.CloseMessageTooBig, fmt.Sprintf("browser message exceeds max_message_bytes %d", s.st.opts.MaxMessageBytes), false)
 	case errors.As(err, &ne) && ne.Timeout():
-		s.finish(websocket.CloseGoingAway, fmt.Sprintf("no pong from the browser within %s", s.b.opts.PongTimeout), true)
+		s.finish(websocket.CloseGoingAway, fmt.Sprintf("no pong from the browser within %s", s.st.opts.PongTimeout), true)
 	default:
 		s.finish(websocket.CloseAbnormalClosure, "browser connection lost: "+errorDetail(err), false)
 	}
@@ -339,7 +340,7 @@ func (s *Session) engineToBrowser(engine net.Conn) {
 	var next func() ([]byte, int, error)
 	switch s.route.Framing {
 	case FramingLines:
-		d := newLineDecoder(engine, s.b.opts.MaxMessageBytes)
+		d := newLineDecoder(engine, s.st.opts.MaxMessageBytes)
 		next = func() ([]byte, int, error) {
 			line, err := d.Next()
 			if utf8.Valid(line) {
@@ -348,7 +349,7 @@ func (s *Session) engineToBrowser(engine net.Conn) {
 			return line, websocket.BinaryMessage, err
 		}
 	case FramingLengthPrefixed:
-		d := newFrameDecoder(engine, s.b.opts.MaxMessageBytes)
+		d := newFrameDecoder(engine, s.st.opts.MaxMessageBytes)
 		next = func() ([]byte, int, error) {
 			p, err := d.Next()
 			return p, websocket.BinaryMessage, err
@@ -370,7 +371,7 @@ func (s *Session) engineToBrowser(engine net.Conn) {
 			s.engineReadFailed(err)
 			return
 		}
-		_ = s.ws.SetWriteDeadline(time.Now().Add(s.b.opts.WriteTimeout))
+		_ = s.ws.SetWriteDeadline(time.Now().Add(s.st.opts.WriteTimeout))
 		if err := s.ws.WriteMessage(typ, data); err != nil {
 			if s.ctx.Err() == nil {
 				s.finish(websocket.CloseAbnormalClosure, "browser connection lost: "+errorDetail(err), false)

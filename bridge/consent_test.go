@@ -1,0 +1,215 @@
+package bridge
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// scriptedConsent answers every prompt with answer, after release is closed
+// (if set). NoAnswer waits for the prompt's context, as a closed or ignored
+// prompt would.
+type scriptedConsent struct {
+	answer  ConsentAnswer
+	release chan struct{}
+	asked   atomic.Int32
+}
+
+func (c *scriptedConsent) AskOrigin(ctx context.Context, origin string) ConsentAnswer {
+	c.asked.Add(1)
+	if c.release != nil {
+		<-c.release
+	}
+	if c.answer == NoAnswer {
+		<-ctx.Done()
+	}
+	return c.answer
+}
+
+const shopOrigin = "https://shop.example.com"
+
+func consentBridge(t *testing.T, c Consent, mod func(*Options)) (*Bridge, *[]string) {
+	t.Helper()
+	e := startEngine(t, echo)
+	var mu sync.Mutex
+	saved := &[]string{}
+	b := startBridge(t, e.addr, func(o *Options) {
+		o.AskUnknownOrigins = true
+		o.OnConsent = func(origin string, a ConsentAnswer) {
+			mu.Lock()
+			*saved = append(*saved, a.String()+" "+origin)
+			mu.Unlock()
+		}
+		if mod != nil {
+			mod(o)
+		}
+	})
+	b.SetConsent(c)
+	b.gate.wait = 200 * time.Millisecond
+	return b, saved
+}
+
+func dialStatus(t *testing.T, b *Bridge, origin string) (int, string) {
+	t.Helper()
+	c, resp, err := dial(t, b, dialOpts{origin: origin})
+	if c != nil {
+		c.Close()
+		return http.StatusSwitchingProtocols, ""
+	}
+	if resp == nil {
+		t.Fatalf("no response: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestConsentAnswers(t *testing.T) {
+	tests := []struct {
+		answer     ConsentAnswer
+		status     int
+		body       string
+		saved      string
+		askedAgain bool // a second attempt prompts again
+	}{
+		{AllowOnce, 101, "", "", false},
+		{AlwaysAllow, 101, "", "always allow " + shopOrigin, true},
+		{Deny, 403, "denied by the operator", "deny " + shopOrigin, false},
+		{NoAnswer, 403, "did not answer", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.answer.String(), func(t *testing.T) {
+			c := &scriptedConsent{answer: tt.answer}
+			b, saved := consentBridge(t, c, nil)
+			status, body := dialStatus(t, b, shopOrigin)
+			if status != tt.status || !strings.Contains(body, tt.body) {
+				t.Fatalf("status %d %q, want %d %q", status, body, tt.status, tt.body)
+			}
+			if got := strings.Join(*saved, ","); got != tt.saved {
+				t.Errorf("saved %q, want %q", got, tt.saved)
+			}
+			// AlwaysAllow is kept by the app saving the origin and
+			// reconfiguring; without that the bridge asks again.
+			dialStatus(t, b, shopOrigin)
+			if again := c.asked.Load() == 2; again != tt.askedAgain {
+				t.Errorf("prompted %d times", c.asked.Load())
+			}
+		})
+	}
+}
+
+func TestConsentCooldown(t *testing.T) {
+	c := &scriptedConsent{answer: Deny}
+	b, _ := consentBridge(t, c, nil)
+	now := time.Now()
+	b.gate.now = func() time.Time { return now }
+	dialStatus(t, b, shopOrigin)
+	status, body := dialStatus(t, b, shopOrigin)
+	if status != 403 || !strings.Contains(body, "not asking again") || c.asked.Load() != 1 {
+		t.Fatalf("within the cooldown: %d %q, %d prompts", status, body, c.asked.Load())
+	}
+	now = now.Add(consentCooldown + time.Second)
+	dialStatus(t, b, shopOrigin)
+	if c.asked.Load() != 2 {
+		t.Fatalf("after the cooldown: %d prompts, want 2", c.asked.Load())
+	}
+}
+
+func TestOnePromptPerOrigin(t *testing.T) {
+	c := &scriptedConsent{answer: AllowOnce, release: make(chan struct{})}
+	b, _ := consentBridge(t, c, nil)
+	b.gate.wait = 10 * time.Second
+	const n = 5
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			s, _ := dialStatus(t, b, shopOrigin)
+			statuses <- s
+		}()
+	}
+	waitFor(t, "the prompt", func() bool { return c.asked.Load() == 1 })
+	time.Sleep(50 * time.Millisecond) // let the other requests queue behind it
+	close(c.release)
+	for range n {
+		if s := <-statuses; s != 101 {
+			t.Errorf("status %d", s)
+		}
+	}
+	if c.asked.Load() != 1 {
+		t.Fatalf("%d prompts for one origin", c.asked.Load())
+	}
+}
+
+func TestNoPromptWhenNotAsking(t *testing.T) {
+	tests := map[string]func(*Options){
+		"ask_unknown_origins off": func(o *Options) { o.AskUnknownOrigins = false },
+		"denied origin":           func(o *Options) { o.DeniedOrigins = []string{shopOrigin} },
+	}
+	for name, mod := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := &scriptedConsent{answer: AllowOnce}
+			b, _ := consentBridge(t, c, mod)
+			if status, _ := dialStatus(t, b, shopOrigin); status != 403 || c.asked.Load() != 0 {
+				t.Fatalf("status %d after %d prompts", status, c.asked.Load())
+			}
+		})
+	}
+	c := &scriptedConsent{answer: AllowOnce}
+	b, _ := consentBridge(t, c, nil)
+	b.SetConsent(nil)
+	if status, _ := dialStatus(t, b, shopOrigin); status != 403 {
+		t.Fatalf("without a prompt: status %d", status)
+	}
+}
+
+func TestReconfigureKeepsSessions(t *testing.T) {
+	e := startEngine(t, echo)
+	b := startBridge(t, e.addr, nil)
+	sub := b.Subscribe(64)
+	defer sub.Close()
+	c := mustDial(t, b)
+	opts := b.settings.Load().opts
+	opts.AllowedOrigins = []string{shopOrigin}
+	opts.Token = "new"
+	if err := b.Reconfigure(opts); err != nil {
+		t.Fatal(err)
+	}
+	// The open session lives on; new ones follow the new rules.
+	c.WriteMessage(1, []byte("still here"))
+	if _, p, err := c.ReadMessage(); err != nil || string(p) != "still here" {
+		t.Fatalf("open session after reconfigure: %q %v", p, err)
+	}
+	if status, _ := dialStatus(t, b, testOrigin); status != 403 {
+		t.Errorf("the removed origin still connects: %d", status)
+	}
+	if _, resp, _ := dial(t, b, dialOpts{origin: shopOrigin}); resp == nil || resp.StatusCode != 401 {
+		t.Errorf("the new token is not required")
+	}
+	if _, _, err := dial(t, b, dialOpts{origin: shopOrigin, query: "token=new"}); err != nil {
+		t.Errorf("the new origin and token: %v", err)
+	}
+
+	// A port change restarts the listener.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	newPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	opts.Port = newPort
+	if err := b.Reconfigure(opts); err != nil {
+		t.Fatal(err)
+	}
+	if b.Port() != newPort {
+		t.Fatalf("port %d after a change to %d", b.Port(), newPort)
+	}
+	if code, reason, _ := readClose(t, c); code != 1001 || reason != "bridge shutting down" {
+		t.Fatalf("a port change closed the session with %d %q", code, reason)
+	}
+	opts.Routes = nil
+	if err := b.Reconfigure(opts); err == nil {
+		t.Fatal("invalid options were applied")
+	}
+}
