@@ -6,8 +6,10 @@ package bridge
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net"
@@ -58,6 +60,9 @@ type Options struct {
 	// OnConsent is told of AlwaysAllow and Deny answers, so the app can save
 	// them; it runs on the request's goroutine.
 	OnConsent func(origin string, answer ConsentAnswer)
+	// Control, when set, serves every path under /api/ (after the Host
+	// check; it does its own authentication).
+	Control http.Handler
 	// CertificateStatus, when set, is shown in /health as "certificate".
 	CertificateStatus func() any
 	Version           string
@@ -313,9 +318,50 @@ func (b *Bridge) listen() ([]net.Listener, int, error) {
 		if !errors.Is(err, syscall.EADDRINUSE) {
 			return nil, 0, err
 		}
+		// Another Orion Bridge must not push this one to a fallback port:
+		// there would be two, and pages would find the wrong one.
+		if other, ok := probeOrionBridge(port); ok {
+			return nil, 0, other
+		}
 		busy = append(busy, strconv.Itoa(port))
 	}
 	return nil, 0, fmt.Errorf("listen: ports %s are all in use by other programs: free one or set port/fallback_ports", strings.Join(busy, ", "))
+}
+
+// AppName identifies Orion Bridge in /health.
+const AppName = "Orion Bridge"
+
+// AlreadyRunningError says another Orion Bridge holds the port.
+type AlreadyRunningError struct {
+	Endpoint string
+	PID      int
+}
+
+func (e *AlreadyRunningError) Error() string {
+	return fmt.Sprintf("already running at %s (pid %d)", e.Endpoint, e.PID)
+}
+
+// probeOrionBridge asks whatever holds port for its /health identity.
+func probeOrionBridge(port int) (*AlreadyRunningError, bool) {
+	client := http.Client{
+		Timeout: time.Second,
+		Transport: &http.Transport{
+			// Only the identity is read, and the other instance may use a
+			// CA this process does not know; nothing is sent.
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+		},
+	}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("https://localhost:" + strconv.Itoa(port) + "/health")
+	if err != nil {
+		return nil, false
+	}
+	defer resp.Body.Close()
+	var h Health
+	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&h) != nil || h.App != AppName {
+		return nil, false
+	}
+	return &AlreadyRunningError{Endpoint: "wss://localhost:" + strconv.Itoa(port), PID: h.PID}, true
 }
 
 // listenAll binds every host on one port. Port 0 takes a free port from the

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -815,10 +816,10 @@ func TestFallbackPorts(t *testing.T) {
 	}
 	mu.Unlock()
 
-	// With every port taken, Start says so.
-	b2, _ := New(Options{Port: busyPort, FallbackPorts: []int{freePort}, Hosts: []string{"127.0.0.1"},
+	// With every port taken by other programs, Start says so.
+	b2, _ := New(Options{Port: busyPort, Hosts: []string{"127.0.0.1"},
 		Routes: []Route{{Path: "/ws", Target: "127.0.0.1:1"}}, GetCertificate: b.settings.Load().opts.GetCertificate})
-	if err := b2.Start(); err == nil || !strings.Contains(err.Error(), "in use") {
+	if err := b2.Start(); err == nil || !strings.Contains(err.Error(), "ports "+strconv.Itoa(busyPort)+" are all in use by other programs") {
 		t.Fatalf("start with all ports taken: %v", err)
 	}
 }
@@ -877,5 +878,39 @@ func TestRestart(t *testing.T) {
 	c.WriteMessage(websocket.TextMessage, []byte("again"))
 	if _, p, err := c.ReadMessage(); err != nil || string(p) != "again" {
 		t.Fatalf("%q %v", p, err)
+	}
+}
+
+// A second bridge must not take a fallback port when an Orion Bridge holds
+// the port; it says which one runs there.
+func TestSecondInstanceRefused(t *testing.T) {
+	first := startBridge(t, "127.0.0.1:1", nil)
+	free, _ := net.Listen("tcp", "127.0.0.1:0")
+	fallback := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+	second, err := New(Options{Port: first.Port(), FallbackPorts: []int{fallback}, Hosts: []string{"127.0.0.1"},
+		Routes: []Route{{Path: "/ws", Target: "127.0.0.1:1"}}, GetCertificate: first.settings.Load().opts.GetCertificate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = second.Start()
+	var running *AlreadyRunningError
+	if !errors.As(err, &running) || running.PID != os.Getpid() || err.Error() != fmt.Sprintf("already running at wss://localhost:%d (pid %d)", first.Port(), os.Getpid()) {
+		second.Stop()
+		t.Fatalf("second start: %v", err)
+	}
+}
+
+func TestControlHandlerMounted(t *testing.T) {
+	b := startBridge(t, "127.0.0.1:1", func(o *Options) {
+		o.Control = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "control "+r.URL.Path) })
+	})
+	resp := get(t, b, "/api/snapshot", nil)
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "control /api/snapshot" {
+		t.Fatalf("got %q", body)
+	}
+	if resp := get(t, b, "/api/snapshot", http.Header{"Host": {"evil.example"}}); resp.StatusCode != 403 {
+		t.Fatalf("the control API skipped the Host check: %d", resp.StatusCode)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -55,6 +56,11 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") && st.opts.Control != nil {
+		h.Set("Content-Security-Policy", apiCSP)
+		st.opts.Control.ServeHTTP(w, r)
 		return
 	}
 	if r.URL.Path == "/health" {
@@ -226,7 +232,9 @@ type RouteHealth struct {
 // Health is the /health document.
 type Health struct {
 	Status      string        `json:"status"`
+	App         string        `json:"app"` // always AppName: how a second instance recognises the first
 	Version     string        `json:"version"`
+	PID         int           `json:"pid"`
 	Routes      []RouteHealth `json:"routes"`
 	Sessions    int           `json:"sessions"`
 	Certificate any           `json:"certificate,omitempty"`
@@ -235,7 +243,7 @@ type Health struct {
 // Health probes each route's engine with a short dial, in parallel.
 func (b *Bridge) Health() Health {
 	st := b.settings.Load()
-	h := Health{Status: "ok", Version: st.opts.Version, Routes: make([]RouteHealth, len(st.opts.Routes))}
+	h := Health{Status: "ok", App: AppName, Version: st.opts.Version, PID: os.Getpid(), Routes: make([]RouteHealth, len(st.opts.Routes))}
 	var wg sync.WaitGroup
 	for i, r := range st.opts.Routes {
 		h.Routes[i] = RouteHealth{Path: r.Path, Target: r.Target, Framing: r.Framing}
