@@ -8,9 +8,14 @@ STATICCHECK_BIN := bin/staticcheck
 PURE_PKGS  := ./bridge/... ./certs/... ./app/... ./assets/... ./e2e/...
 
 # Debian packages each goal needs: gcc for -race, chromium and certutil for
-# the real-browser tests.
+# the real-browser tests; for `make dist` and the installer check, the
+# OpenGL and X11 headers Fyne's cgo builds against, the mingw-w64 C compiler
+# (Windows cgo), wixl and msitools (the MSI), osslsigncode (signing),
+# shellcheck and xmllint (the installer scripts and plists).
 RUN_DEBS   :=
-TEST_DEBS  := gcc chromium libnss3-tools
+DIST_DEBS  := gcc libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev \
+	libxxf86vm-dev gcc-mingw-w64-x86-64 wixl msitools osslsigncode
+TEST_DEBS  := $(sort gcc chromium libnss3-tools $(DIST_DEBS) shellcheck libxml2-utils desktop-file-utils systemd)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -78,3 +83,116 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# ---------------------------------------------------------------------------
+# dist: the installers, into dist/. From this Linux machine: the Windows exe
+# (cgo through mingw-w64) and its MSI (wixl), the deb and rpm (nfpm) and a
+# tarball; the macOS app and pkg only on a Mac (installer/macos/). With
+# SIGN_CERT and SIGN_KEY set, the exe and the MSI are signed (osslsigncode,
+# installer/windows/sign.sh); without them, it says it skipped signing.
+# Each output is rebuilt only when one of its inputs is newer, so the slow
+# Windows build is done once; `make clean-dist` starts over.
+
+# The version's single source: FyneApp.toml, [Details] Version.
+VERSION := $(shell sed -n '/^\[Details\]/,/^\[/ s/^Version *= *"\(.*\)"/\1/p' FyneApp.toml)
+# nfpm 2.45.2: later releases need go.digitalxero.dev modules, which the
+# module proxy here does not serve. Both tools are built once into bin/.
+NFPM         := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+NFPM_BIN     := bin/nfpm
+GOWINRES     := github.com/tc-hib/go-winres@v0.3.3
+GOWINRES_BIN := bin/go-winres
+
+WIN_EXE   := dist/windows/orionbridge.exe
+MSI       := dist/OrionBridge-$(VERSION)-x64.msi
+LINUX_BIN := dist/linux/orionbridge
+DEB       := dist/orionbridge_$(VERSION)_amd64.deb
+RPM       := dist/orionbridge-$(VERSION)-1.x86_64.rpm
+TARBALL   := dist/orionbridge-$(VERSION)-linux-amd64.tar.gz
+
+# What the binaries are built from: the Go sources (tests aside), the
+# module files, FyneApp.toml and the embedded assets.
+DIST_GO_INPUTS := $(shell find . \( -path ./dist -o -path ./bin -o -path ./.git \) -prune -o -type f \( \( -name '*.go' ! -name '*_test.go' \) -o -name go.mod -o -name go.sum \) -print) \
+	FyneApp.toml $(shell find assets -type f)
+LINUX_PKG_INPUTS := installer/linux/nfpm.yaml installer/linux/orionbridge.desktop \
+	installer/linux/orionbridge-autostart.desktop installer/linux/orionbridge.service \
+	installer/linux/postinst.sh installer/linux/prerm.sh installer/linux/postrm.sh \
+	assets/icons/app.png assets/icons/app.svg README.md
+
+.PHONY: dist dist-windows dist-msi dist-linux dist-deb dist-macos deps-dist installer-check clean-dist FORCE
+
+dist: deps-dist dist-windows dist-linux dist-macos
+	@echo; echo "dist/:"; ls -l dist | sed 1d
+
+deps-dist:
+	$(call ensure-debs,$(DIST_DEBS))
+
+dist-windows dist-msi: $(MSI)
+dist-linux: $(DEB) $(RPM) $(TARBALL)
+dist-deb: $(DEB)
+
+$(NFPM_BIN):
+	GOBIN=$(CURDIR)/bin go install $(NFPM)
+
+$(GOWINRES_BIN):
+	GOBIN=$(CURDIR)/bin go install $(GOWINRES)
+
+# dist/.signing holds whether (and with what) the Windows files are signed;
+# it changes only when SIGN_CERT/SIGN_KEY do, and then the exe and MSI are
+# rebuilt, so an unsigned build is never passed off as a signed one.
+dist/.signing: FORCE
+	@mkdir -p dist; s="$(if $(SIGN_CERT)$(SIGN_KEY),$(SIGN_CERT) $(SIGN_KEY),unsigned)"; \
+	[ "$$(cat $@ 2>/dev/null)" = "$$s" ] || echo "$$s" >$@
+
+# The Windows exe: GUI subsystem (-H=windowsgui: no console window), with
+# an icon, a manifest (DPI awareness, common controls) and version
+# resources from a .syso that go-winres writes at the module root, where
+# `go build` links it, and that is deleted right after (it is not committed).
+$(WIN_EXE): $(DIST_GO_INPUTS) dist/.signing | $(GOWINRES_BIN)
+	@mkdir -p $(@D)
+	$(GOWINRES_BIN) simply --arch amd64 --out rsrc --manifest gui --icon assets/icons/app.png \
+		--product-name "Orion Bridge" --file-description "Orion Bridge" --original-filename orionbridge.exe \
+		--product-version $(VERSION) --file-version $(VERSION) --copyright "Orion Report"
+	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
+		go build -trimpath -ldflags "-H=windowsgui -s -w" -o $@.tmp . ; \
+		status=$$?; rm -f rsrc_windows_amd64.syso; [ $$status = 0 ] || { rm -f $@.tmp; exit $$status; }
+	installer/windows/sign.sh $@.tmp
+	mv $@.tmp $@
+
+$(MSI): $(WIN_EXE) installer/windows/OrionBridge.wxs installer/windows/build-msi.sh
+	installer/windows/build-msi.sh $(VERSION) $(<D) $@.tmp
+	installer/windows/sign.sh $@.tmp
+	mv $@.tmp $@
+
+$(LINUX_BIN): $(DIST_GO_INPUTS)
+	@mkdir -p $(@D)
+	CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o $@ .
+
+$(DEB): $(LINUX_BIN) $(LINUX_PKG_INPUTS) | $(NFPM_BIN)
+	VERSION=$(VERSION) $(NFPM_BIN) package -f installer/linux/nfpm.yaml -p deb -t $@
+
+$(RPM): $(LINUX_BIN) $(LINUX_PKG_INPUTS) | $(NFPM_BIN)
+	VERSION=$(VERSION) $(NFPM_BIN) package -f installer/linux/nfpm.yaml -p rpm -t $@
+
+$(TARBALL): $(LINUX_BIN) README.md
+	@rm -rf dist/tar && mkdir -p dist/tar/orionbridge-$(VERSION)
+	cp $(LINUX_BIN) README.md dist/tar/orionbridge-$(VERSION)/
+	tar -C dist/tar --owner=0 --group=0 --numeric-owner --sort=name -czf $@ orionbridge-$(VERSION)
+	@rm -rf dist/tar
+
+dist-macos:
+ifeq ($(shell uname -s),Darwin)
+	installer/macos/build-pkg.sh
+else
+	@echo "dist: skipped the macOS app and pkg: they are built on a Mac (installer/macos/build-pkg.sh,"
+	@echo "      which the release workflow runs on macos-latest)"
+endif
+
+# The installer check (installer/installer_test.go): builds the MSI and the
+# deb through the rules above, then inspects them. Skipped when a tool is
+# missing, except under CI=true, where that fails with the install hint.
+# The first Windows build takes minutes, hence the timeout.
+installer-check:
+	ORIONBRIDGE_INSTALLER_CHECK=1 go test -count=1 -timeout 60m ./installer/
+
+clean-dist:
+	rm -rf dist rsrc_windows_amd64.syso

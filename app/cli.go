@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"orionbridge/bridge"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -59,9 +61,18 @@ Usage:
                                             run the bridge in the foreground, logging to stderr
   orionbridge demo-engine [--listen ADDR] [--push INTERVAL]
                                             a stand-in report engine that echoes every byte
+  orionbridge demo-site [--listen ADDR]     an example shop page embedding the editor, on loopback
   orionbridge certs path|install|uninstall|status|renew [--config FILE] [--scope user|system]
                                             the bridge's local CA and certificate
+  orionbridge status [--config FILE] [--json]
+                                            the running bridge: endpoint, engine, certificate, sessions
+  orionbridge logs [--follow] [--lines N]   print the log file's path and its last lines
+  orionbridge support-bundle [--output FILE]
+                                            a zip for IT: logs, config (token redacted), certificate status
+  orionbridge service install|uninstall|start|stop|restart|status [--config FILE] [--user|--system]
+  orionbridge autostart on|off|status       start the tray app when you log in
   orionbridge config check FILE             validate a configuration file
+  orionbridge config show [--config FILE]   the configuration in force, with the file each key comes from
   orionbridge version                       print the version
 
 The default configuration file is %s.
@@ -86,10 +97,22 @@ func Main(metadata []byte, args []string, stdout, stderr io.Writer, ui UI) int {
 		return runCommand(meta, rest, stderr)
 	case "demo-engine":
 		return demoEngineCommand(rest, stdout, stderr)
+	case "demo-site":
+		return demoSiteCommand(rest, stdout, stderr)
 	case "certs":
 		return certsCommand(rest, stdout, stderr)
 	case "config":
 		return configCommand(rest, stdout, stderr)
+	case "status":
+		return statusCommand(rest, stdout, stderr)
+	case "logs":
+		return logsCommand(rest, stdout, stderr)
+	case "support-bundle":
+		return supportBundleCommand(rest, stdout, stderr)
+	case "service":
+		return serviceCommand(meta, rest, stdout, stderr)
+	case "autostart":
+		return autostartCommand(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "orionbridge %s\n", meta.Details.Version)
 		return exitOK
@@ -169,7 +192,12 @@ func trayCommand(meta Metadata, args []string, stderr io.Writer, ui UI) int {
 		return setup.run(meta, stderr, func(ctx context.Context, in *Instance) error { return in.Run(ctx) })
 	}
 	return setup.run(meta, stderr, func(ctx context.Context, in *Instance) error {
+		in.SetMode("tray")
 		if err := in.Start(); err != nil {
+			var running *bridge.AlreadyRunningError
+			if errors.As(err, &running) {
+				return joinRunning(ctx, in.Config(), running, ui, UIOptions{Version: meta.Details.Version, ShowDashboard: true, Quit: ctx}, stderr)
+			}
 			// The tray still opens: it shows the error and a Start button.
 			in.log.Error("the bridge could not start", "err", err)
 		}
@@ -177,12 +205,36 @@ func trayCommand(meta Metadata, args []string, stderr io.Writer, ui UI) int {
 		maintained := make(chan struct{})
 		go func() { defer close(maintained); in.Maintain(maintainCtx) }()
 		// The UI returns when the operator quits; a signal quits it too.
-		err := ui(in, UIOptions{Version: meta.Details.Version, ShowDashboard: *dashboard, Quit: ctx})
+		err := ui(in, UIOptions{Version: meta.Details.Version, ShowDashboard: *dashboard, Quit: ctx, OnShowDashboard: in.OnShowDashboard})
 		stopErr := in.Stop()
 		stopMaintaining()
 		<-maintained
 		return errors.Join(err, stopErr)
 	})
+}
+
+// joinRunning handles a second start of the tray app: a tray already
+// running is asked to show its dashboard; a headless bridge (a service) is
+// attached to, and this process shows the tray for it.
+func joinRunning(ctx context.Context, cfg Config, running *bridge.AlreadyRunningError, ui UI, opts UIOptions, stderr io.Writer) error {
+	port, err := strconv.Atoi(running.Endpoint[strings.LastIndexByte(running.Endpoint, ':')+1:])
+	if err != nil {
+		return err
+	}
+	remote, err := Attach(cfg, port)
+	if err != nil {
+		return fmt.Errorf("%w; and it cannot be reached: %w", running, err)
+	}
+	defer remote.Close()
+	if remote.Info().Mode == "tray" {
+		if err := remote.call("POST", "/api/show", nil, nil); err != nil {
+			return fmt.Errorf("%w; showing its dashboard failed: %w", running, err)
+		}
+		fmt.Fprintf(stderr, "orionbridge: Orion Bridge is already running (pid %d); its dashboard is shown\n", running.PID)
+		return nil
+	}
+	fmt.Fprintf(stderr, "orionbridge: attached to the Orion Bridge service at %s (pid %d)\n", running.Endpoint, running.PID)
+	return ui(remote, opts)
 }
 
 // runSetup holds the flags shared by run and the tray app.
@@ -206,7 +258,7 @@ func (r runSetup) run(meta Metadata, stderr io.Writer, body func(context.Context
 		fmt.Fprintln(stderr, "orionbridge:", err)
 		return exitUsage
 	}
-	cfg, err := LoadConfig(*r.configPath)
+	cfg, sources, err := LoadConfigSources(*r.configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
@@ -223,6 +275,7 @@ func (r runSetup) run(meta Metadata, stderr io.Writer, body func(context.Context
 		return exitFailure
 	}
 	in.SetConfigPath(*r.configPath)
+	in.setSources(sources)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := body(ctx, in); err != nil {
@@ -233,8 +286,22 @@ func (r runSetup) run(meta Metadata, stderr io.Writer, body func(context.Context
 }
 
 func configCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) >= 1 && args[0] == "show" {
+		fs := newFlagSet("config show", stderr)
+		configPath := fs.String("config", "", "configuration `file`")
+		if _, status, ok := parseFlags(fs, args[1:]); !ok {
+			return status
+		}
+		cfg, sources, err := LoadConfigSources(*configPath)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitUsage
+		}
+		writeConfigShow(stdout, cfg, sources)
+		return exitOK
+	}
 	if len(args) != 2 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: orionbridge config check FILE")
+		fmt.Fprintln(stderr, "usage: orionbridge config check FILE | orionbridge config show [--config FILE]")
 		return exitUsage
 	}
 	if _, err := LoadConfig(args[1]); err != nil {

@@ -15,10 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +57,13 @@ type Route struct {
 	Path    string `toml:"path"`
 	Target  string `toml:"target"`  // host:port, e.g. 127.0.0.1:21400
 	Framing string `toml:"framing"` // raw | lines | length-prefixed
+	// Launch, when set, is the engine the bridge runs and keeps running for
+	// this route: the program and its arguments. It must listen on Target.
+	// LaunchDir is its working directory and LaunchEnv adds to its
+	// environment; the values of LaunchEnv are never logged.
+	Launch    []string          `toml:"launch,omitempty"`
+	LaunchDir string            `toml:"launch_dir,omitempty"`
+	LaunchEnv map[string]string `toml:"launch_env,omitempty,inline"`
 }
 
 // DefaultConfig is the configuration used when no file exists.
@@ -121,35 +130,97 @@ func DefaultConfigPath() (string, error) {
 // where a missing file yields DefaultConfig() (with DataDir resolved). The
 // returned Config is validated and has DataDir resolved to an absolute path;
 // a relative data_dir is taken relative to the file's directory.
+//
+// The machine-wide managed config (see managedConfigPath), when it exists,
+// overrides the file key by key: IT's settings win.
 func LoadConfig(path string) (Config, error) {
+	c, _, err := LoadConfigSources(path)
+	return c, err
+}
+
+// LoadConfigSources is LoadConfig that also says where each top-level key
+// came from: the user file's path or the managed file's; keys missing from
+// the map have their default.
+func LoadConfigSources(path string) (Config, map[string]string, error) {
 	explicit := path != ""
 	if !explicit {
 		p, err := DefaultConfigPath()
 		if err != nil {
-			return Config{}, err
+			return Config{}, nil, err
 		}
 		path = p
 	}
-	var c Config
+	var layers []configLayer
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		if c, err = ParseConfig(path, data); err != nil {
-			return Config{}, err
-		}
+		layers = append(layers, configLayer{path, data})
 	case !explicit && errors.Is(err, fs.ErrNotExist):
-		c = DefaultConfig()
 	default:
-		problem := err.Error()
-		if pe, ok := errors.AsType[*fs.PathError](err); ok {
-			problem = pe.Err.Error() // the path is already in the message
+		return Config{}, nil, readError(path, err)
+	}
+	if managed := managedConfigPath(); managed != "" {
+		data, err := os.ReadFile(managed)
+		switch {
+		case err == nil:
+			layers = append(layers, configLayer{managed, data})
+		case errors.Is(err, fs.ErrNotExist):
+		default:
+			return Config{}, nil, readError(managed, err)
 		}
-		return Config{}, &ConfigError{File: path, Problem: problem, err: err}
+	}
+	c, sources, err := parseLayers(layers)
+	if err != nil {
+		return Config{}, nil, err
+	}
+	if len(layers) == 0 {
+		sources = map[string]string{}
 	}
 	if c.DataDir, err = resolveDataDir(c.DataDir, filepath.Dir(path)); err != nil {
-		return Config{}, &ConfigError{File: path, Key: "data_dir", Problem: err.Error(), err: err}
+		return Config{}, nil, &ConfigError{File: path, Key: "data_dir", Problem: err.Error(), err: err}
 	}
-	return c, nil
+	routesFile := path // or the managed file, when the routes are IT's
+	if f := sources["routes"]; f != "" {
+		routesFile = f
+	}
+	if err := resolveLaunchPaths(c.Routes, filepath.Dir(routesFile)); err != nil {
+		err.File = routesFile
+		return Config{}, nil, err
+	}
+	return c, sources, nil
+}
+
+func readError(path string, err error) error {
+	problem := err.Error()
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		problem = pe.Err.Error() // the path is already in the message
+	}
+	return &ConfigError{File: path, Problem: problem, err: err}
+}
+
+// resolveLaunchPaths makes each launch_dir, and each launch program given
+// as a path, absolute: relative to the config file's folder like data_dir,
+// with ~ expanded. A bare program name is looked up in PATH when launched.
+func resolveLaunchPaths(routes []Route, base string) *ConfigError {
+	for i := range routes {
+		r := &routes[i]
+		key := fmt.Sprintf("routes[%d].", i)
+		if r.LaunchDir != "" {
+			dir, err := resolveDataDir(r.LaunchDir, base)
+			if err != nil {
+				return &ConfigError{Key: key + "launch_dir", Problem: err.Error(), err: err}
+			}
+			r.LaunchDir = dir
+		}
+		if len(r.Launch) > 0 && filepath.Base(r.Launch[0]) != r.Launch[0] {
+			prog, err := resolveDataDir(r.Launch[0], base)
+			if err != nil {
+				return &ConfigError{Key: key + "launch[0]", Problem: err.Error(), err: err}
+			}
+			r.Launch = append([]string{prog}, r.Launch[1:]...)
+		}
+	}
+	return nil
 }
 
 func resolveDataDir(dir, base string) (string, error) {
@@ -186,25 +257,49 @@ type fileConfig struct {
 // is validated and normalised, but DataDir is left as written (see
 // LoadConfig).
 func ParseConfig(name string, data []byte) (Config, error) {
-	// Some Windows editors save a byte order mark, which TOML does not allow.
-	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
-	idx := keyIndex(data)
-	// go-toml takes a [routes] table as a one-route array, but then a second
-	// [routes] fails with a puzzling "table routes already exists".
-	for _, k := range idx {
-		if k.path == "routes" && k.kind == unstable.Table {
-			return Config{}, &ConfigError{File: name, Line: k.line, Key: k.path, Problem: "expected [[routes]] tables (double brackets), got [routes]"}
-		}
-	}
+	c, _, err := parseLayers([]configLayer{{name: name, data: data}})
+	return c, err
+}
+
+// configLayer is one configuration file; later layers override earlier
+// ones key by key.
+type configLayer struct {
+	name string
+	data []byte
+}
+
+// parseLayers decodes the layers over the defaults, in order, then
+// validates the result. sources maps each top-level key a layer set to that
+// layer's name. An error names the layer and line the bad key came from.
+func parseLayers(layers []configLayer) (c Config, sources map[string]string, err error) {
 	def := DefaultConfig()
 	f := fileConfig{Config: def, PingInterval: def.PingInterval.String(), PongTimeout: def.PongTimeout.String()}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return Config{}, decodeError(name, idx, err)
+	sources = map[string]string{}
+	idxs := map[string][]keyPos{}
+	for _, l := range layers {
+		// Some Windows editors save a byte order mark, which TOML does not allow.
+		data := bytes.TrimPrefix(l.data, []byte("\uFEFF"))
+		idx := keyIndex(data)
+		// go-toml takes a [routes] table as a one-route array, but then a second
+		// [routes] fails with a puzzling "table routes already exists".
+		for _, k := range idx {
+			if k.path == "routes" && k.kind == unstable.Table {
+				return Config{}, nil, &ConfigError{File: l.name, Line: k.line, Key: k.path, Problem: "expected [[routes]] tables (double brackets), got [routes]"}
+			}
+		}
+		// Decoding over the same struct keeps what earlier layers set for
+		// keys this layer leaves out; arrays are replaced whole.
+		dec := toml.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			return Config{}, nil, decodeError(l.name, idx, err)
+		}
+		for _, k := range idx {
+			sources[topKey(k.path)] = l.name
+		}
+		idxs[l.name] = idx
 	}
-	c := f.Config
-	var err error
+	c = f.Config
 	if c.PingInterval, err = parseDuration("ping_interval", f.PingInterval); err == nil {
 		c.PongTimeout, err = parseDuration("pong_timeout", f.PongTimeout)
 	}
@@ -213,12 +308,24 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	}
 	if err != nil {
 		if ce, ok := errors.AsType[*ConfigError](err); ok {
-			ce.File, ce.Line = name, lineOf(idx, ce.Key)
+			ce.File = sources[topKey(ce.Key)]
+			if ce.File == "" && len(layers) > 0 {
+				ce.File = layers[len(layers)-1].name
+			}
+			ce.Line = lineOf(idxs[ce.File], ce.Key)
 		}
-		return Config{}, err
+		return Config{}, nil, err
 	}
 	c.normalize()
-	return c, nil
+	return c, sources, nil
+}
+
+// topKey is the top-level key of a key path: "routes" for "routes[1].path".
+func topKey(path string) string {
+	if i := strings.IndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return path
 }
 
 func parseDuration(key, s string) (time.Duration, error) {
@@ -304,6 +411,55 @@ func (c Config) Validate() error {
 		default:
 			return expected(key+"framing", strconv.Quote(r.Framing))
 		}
+		if err := validateLaunch(c.Routes, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateLaunch checks the launch keys of route i.
+func validateLaunch(routes []Route, i int) error {
+	r, key := routes[i], fmt.Sprintf("routes[%d].", i)
+	bad := func(key, format string, a ...any) error {
+		return &ConfigError{Key: key, Problem: fmt.Sprintf(format, a...)}
+	}
+	if r.Launch == nil {
+		if r.LaunchDir != "" {
+			return bad(key+"launch_dir", "launch must be set too")
+		}
+		if len(r.LaunchEnv) > 0 {
+			return bad(key+"launch_env", "launch must be set too")
+		}
+		return nil
+	}
+	if len(r.Launch) == 0 {
+		return bad(key+"launch", "expected %s, got []", expectation(key+"launch"))
+	}
+	if strings.TrimSpace(r.Launch[0]) == "" {
+		return bad(key+"launch[0]", "expected the engine's program (a path, or a name found in PATH), got %q", r.Launch[0])
+	}
+	for j, arg := range r.Launch {
+		if strings.ContainsRune(arg, 0) {
+			return bad(fmt.Sprintf("%slaunch[%d]", key, j), "expected a string without NUL characters")
+		}
+	}
+	if strings.ContainsRune(r.LaunchDir, 0) {
+		return bad(key+"launch_dir", "expected %s, got a string with NUL characters", expectation(key+"launch_dir"))
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.LaunchEnv)) {
+		// The value may be a secret: name only the variable.
+		if name == "" || strings.ContainsAny(name, "=\x00") {
+			return bad(key+"launch_env", "expected environment variable names without \"=\", got %q", name)
+		}
+		if strings.ContainsRune(r.LaunchEnv[name], 0) {
+			return bad(key+"launch_env", "the value of %s contains a NUL character", name)
+		}
+	}
+	for j, other := range routes[:i] {
+		if len(other.Launch) > 0 && other.Target == r.Target {
+			return bad(key+"launch", "routes[%d] already launches an engine for target %q; two engines cannot listen on one port", j, r.Target)
+		}
 	}
 	return nil
 }
@@ -379,19 +535,34 @@ var expectations = map[string]string{
 	"routes[].path":       `a URL path starting with "/"`,
 	"routes[].target":     `"host:port" with a port number 1-65535`,
 	"routes[].framing":    "raw, lines or length-prefixed",
+	"routes[].launch":     `a non-empty array like ["/path/to/engine", "--port", "21400"]`,
+	"routes[].launch[]":   "the engine's program path or arguments, as strings",
+	"routes[].launch_dir": "a directory path",
+	"routes[].launch_env": `a table of strings like { NAME = "value" }`,
+	// A value in launch_env.
+	"routes[].launch_env.*": "a string",
 }
 
-var arrayIndex = regexp.MustCompile(`\[\d+\]`)
+var (
+	arrayIndex = regexp.MustCompile(`\[\d+\]`)
+	envName    = regexp.MustCompile(`(\.launch_env)\..+$`) // names are the user's
+)
+
+// keyPattern turns a key into its expectations entry: "routes[0].path" is
+// "routes[].path", "routes[1].launch_env.HOME" is "routes[].launch_env.*".
+func keyPattern(key string) string {
+	return envName.ReplaceAllString(arrayIndex.ReplaceAllString(key, "[]"), "$1.*")
+}
 
 func expectation(key string) string {
-	if e, ok := expectations[arrayIndex.ReplaceAllString(key, "[]")]; ok {
+	if e, ok := expectations[keyPattern(key)]; ok {
 		return e
 	}
 	return "a valid value"
 }
 
 func knownKey(key string) bool {
-	_, ok := expectations[arrayIndex.ReplaceAllString(key, "[]")]
+	_, ok := expectations[keyPattern(key)]
 	return ok
 }
 
@@ -441,7 +612,8 @@ func knownKeys(key string) string {
 	}
 	var names []string
 	for f := range t.Fields() {
-		names = append(names, f.Tag.Get("toml"))
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		names = append(names, name)
 	}
 	return strings.Join(names, ", ")
 }
@@ -582,4 +754,14 @@ func lineOf(idx []keyPos, key string) int {
 		}
 	}
 	return 0
+}
+
+// managedConfigPath is the machine-wide managed config, overriding the
+// user's key by key. Tests point it elsewhere; ORIONBRIDGE_MANAGED_CONFIG
+// does too, for trying a managed file without root.
+var managedConfigPath = func() string {
+	if p := os.Getenv("ORIONBRIDGE_MANAGED_CONFIG"); p != "" {
+		return p
+	}
+	return defaultManagedConfigPath()
 }

@@ -53,13 +53,13 @@ func TestParseConfigAccepts(t *testing.T) {
 			"routes replace the default route; empty framing means raw",
 			"[[routes]]\npath = \"/a\"\ntarget = \"localhost:1\"\n\n[[routes]]\npath = \"/b\"\ntarget = \"[::1]:2\"\nframing = \"length-prefixed\"\n",
 			withDefaults(func(c *Config) {
-				c.Routes = []Route{{"/a", "localhost:1", "raw"}, {"/b", "[::1]:2", "length-prefixed"}}
+				c.Routes = []Route{{Path: "/a", Target: "localhost:1", Framing: "raw"}, {Path: "/b", Target: "[::1]:2", Framing: "length-prefixed"}}
 			}),
 		},
 		{
 			"inline routes",
 			`routes = [{path = "/x", target = "engine.local:9000", framing = "lines"}]`,
-			withDefaults(func(c *Config) { c.Routes = []Route{{"/x", "engine.local:9000", "lines"}} }),
+			withDefaults(func(c *Config) { c.Routes = []Route{{Path: "/x", Target: "engine.local:9000", Framing: "lines"}} }),
 		},
 		{
 			"origins are lower-cased and lose default ports",
@@ -78,6 +78,22 @@ func TestParseConfigAccepts(t *testing.T) {
 			}),
 		},
 		{"largest message size", "max_message_bytes = 1073741824", withDefaults(func(c *Config) { c.MaxMessageBytes = 1 << 30 })},
+		{
+			"managed engine",
+			"[[routes]]\npath = \"/ws\"\ntarget = \"127.0.0.1:21400\"\nlaunch = [\"/opt/orion/engine\", \"--port\", \"21400\"]\n" +
+				"launch_dir = \"/var/lib/orion\"\nlaunch_env = { ORION_LICENSE = \"abc\", LANG = \"C\" }\n",
+			withDefaults(func(c *Config) {
+				c.Routes = []Route{{Path: "/ws", Target: "127.0.0.1:21400", Framing: "raw", Launch: []string{"/opt/orion/engine", "--port", "21400"},
+					LaunchDir: "/var/lib/orion", LaunchEnv: map[string]string{"ORION_LICENSE": "abc", "LANG": "C"}}}
+			}),
+		},
+		{
+			"launch_env as a sub-table",
+			"[[routes]]\npath = \"/ws\"\ntarget = \"127.0.0.1:1\"\nlaunch = [\"engine\"]\n[routes.launch_env]\nA = \"1\"\n",
+			withDefaults(func(c *Config) {
+				c.Routes = []Route{{Path: "/ws", Target: "127.0.0.1:1", Framing: "raw", Launch: []string{"engine"}, LaunchEnv: map[string]string{"A": "1"}}}
+			}),
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +109,7 @@ func TestParseConfigAccepts(t *testing.T) {
 }
 
 func TestParseConfigRejects(t *testing.T) {
+	const route = "[[routes]]\npath = \"/a\"\ntarget = \"h:1\"\n"
 	const twoRoutes = "[[routes]]\npath = \"/a\"\ntarget = \"127.0.0.1:1\"\n\n[[routes]]\n"
 	tests := []struct {
 		name string
@@ -105,14 +122,14 @@ func TestParseConfigRejects(t *testing.T) {
 		{"unknown key", "port = 1\n\nalowed_origins = []\n", 3, "alowed_origins",
 			`unknown key "alowed_origins" (known keys: port, fallback_ports, data_dir, allowed_origins, token, max_clients, max_message_bytes, ping_interval, pong_timeout, cert_file, key_file, ask_unknown_origins, denied_origins, routes)`},
 		{"unknown route key", "[[routes]]\npath = \"/a\"\ntarget = \"h:1\"\nframng = \"raw\"\n", 4, "routes[0].framng",
-			`unknown key "routes[0].framng" (known keys: path, target, framing)`},
+			`unknown key "routes[0].framng" (known keys: path, target, framing, launch, launch_dir, launch_env)`},
 		{"unknown key in inline route", `routes = [{path = "/a", target = "h:1"}, {path = "/b", target = "h:2", bogus = 1}]`, 1, "routes[1].bogus",
 			`unknown key "routes[1].bogus"`},
 		{"unknown table", "port = 1\n[server]\nport = 2\n", 2, "server", `unknown key "server" (known keys: port,`},
 		{"unknown array table", "[[server]]\n", 1, "server", `unknown key "server" (known keys: port,`},
 		{"unknown dotted key", "a.b.c = 1", 1, "a.b.c", `unknown key "a.b.c" (known keys: port,`},
 		{"unknown route subtable", "[[routes]]\npath = \"/a\"\ntarget = \"h:1\"\n[routes.extra]\nx = 1\n", 4, "routes[0].extra",
-			`unknown key "routes[0].extra" (known keys: path, target, framing)`},
+			`unknown key "routes[0].extra" (known keys: path, target, framing, launch, launch_dir, launch_env)`},
 		{"unknown dotted route key", "[[routes]]\npath = \"/a\"\ntarget = \"h:1\"\nx.y = 1\n", 4, "routes[0].x.y", `unknown key "routes[0].x.y"`},
 		{"syntax error", "port = 1\nmax_clients = \n", 2, "", "invalid TOML: "},
 		{"duplicate key", "port = 1\nport = 2\n", 2, "port", "invalid TOML: "},
@@ -170,6 +187,20 @@ func TestParseConfigRejects(t *testing.T) {
 		{"ping_interval above default pong_timeout", "ping_interval = \"2m\"", 0, "pong_timeout", "expected more than ping_interval (2m0s), got 1m0s"},
 		{"cert_file without key_file", "cert_file = \"c.pem\"", 1, "cert_file", "key_file must be set too"},
 		{"key_file without cert_file", "key_file = \"k.pem\"", 1, "key_file", "cert_file must be set too"},
+
+		// Managed engines.
+		{"launch empty", route + "launch = []\n", 4, "routes[0].launch", `expected a non-empty array like ["/path/to/engine", "--port", "21400"], got []`},
+		{"launch program empty", route + "launch = [\"\", \"--port\"]\n", 4, "routes[0].launch[0]", `expected the engine's program (a path, or a name found in PATH), got ""`},
+		{"launch as string", route + "launch = \"/opt/engine --port 1\"\n", 4, "routes[0].launch", `expected a non-empty array like ["/path/to/engine", "--port", "21400"], got a string`},
+		{"launch argument as integer", route + "launch = [\"/opt/engine\", \"--port\",\n  21400]\n", 5, "routes[0].launch[2]", "expected the engine's program path or arguments, as strings, got an integer"},
+		{"launch_dir without launch", route + "launch_dir = \"/tmp\"\n", 4, "routes[0].launch_dir", "launch must be set too"},
+		{"launch_env without launch", route + "launch_env = { A = \"1\" }\n", 4, "routes[0].launch_env", "launch must be set too"},
+		{"launch_env as array", route + "launch = [\"e\"]\nlaunch_env = [\"A=1\"]\n", 5, "routes[0].launch_env", `expected a table of strings like { NAME = "value" }, got an array`},
+		{"launch_env value as integer", route + "launch = [\"e\"]\nlaunch_env = { A = \"1\", B = 2 }\n", 5, "routes[0].launch_env.B", "expected a string, got an integer"},
+		{"launch_env name with =", route + "launch = [\"e\"]\nlaunch_env = { \"A=B\" = \"1\" }\n", 5, "routes[0].launch_env", `expected environment variable names without "=", got "A=B"`},
+		{"launch_dir as integer", route + "launch = [\"e\"]\nlaunch_dir = 1\n", 5, "routes[0].launch_dir", "expected a directory path, got an integer"},
+		{"two engines on one target", route + "launch = [\"e\"]\n\n[[routes]]\npath = \"/b\"\ntarget = \"h:1\"\nlaunch = [\"f\"]\n", 9, "routes[1].launch",
+			`routes[0] already launches an engine for target "h:1"`},
 	}
 	// The origin rules themselves are tested with bridge.ParseOrigin.
 	for _, o := range []string{"https://editor.example.com/", "ftp://x.example.com", "https://a.*.example.com"} {
@@ -252,7 +283,8 @@ func TestValidate(t *testing.T) {
 func TestEveryKeyHasAnExpectation(t *testing.T) {
 	for prefix, typ := range map[string]reflect.Type{"": reflect.TypeFor[Config](), "routes[].": reflect.TypeFor[Route]()} {
 		for f := range typ.Fields() {
-			if key := prefix + f.Tag.Get("toml"); expectation(key) == "a valid value" {
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if key := prefix + name; expectation(key) == "a valid value" {
 				t.Errorf("no expectation for %q", key)
 			}
 		}
@@ -401,5 +433,71 @@ func TestSaveConfigRoundTrip(t *testing.T) {
 	}
 	if again, _ := LoadConfig(path); !reflect.DeepEqual(again, want) {
 		t.Fatal("a refused save changed the file")
+	}
+}
+
+func TestLaunchEnvValuesNeverShown(t *testing.T) {
+	const route = "[[routes]]\npath = \"/a\"\ntarget = \"h:1\"\n"
+	for _, doc := range []string{
+		route + "launch = [\"e\"]\nlaunch_env = { KEY = \"s3cret\\u0000\" }\n",
+		route + "launch = [\"e\"]\nlaunch_env = { KEY = [\"s3cret\"] }\n",
+		route + "launch_env = { KEY = \"s3cret\" }\n",
+	} {
+		_, err := ParseConfig("x.toml", []byte(doc))
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("ParseConfig(%q) = %v; want an error without the value", doc, err)
+		}
+	}
+}
+
+func TestLoadConfigResolvesLaunchPaths(t *testing.T) {
+	home, _, _ := setHome(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.toml")
+	for _, tt := range []struct{ program, launchDir, wantProgram, wantDir string }{
+		{"engine", "work", "engine", filepath.Join(dir, "work")}, // a bare name is looked up in PATH
+		{"./bin/engine", "", filepath.Join(dir, "bin", "engine"), ""},
+		{"~/orion/engine", "~/orion", filepath.Join(home, "orion", "engine"), filepath.Join(home, "orion")},
+		{"/opt/orion/engine", "/var/lib/../lib/orion", "/opt/orion/engine", "/var/lib/orion"},
+	} {
+		doc := "[[routes]]\npath = \"/ws\"\ntarget = \"127.0.0.1:21400\"\nlaunch = [" + strconv.Quote(tt.program) + ", \"--port\", \"21400\"]\n"
+		if tt.launchDir != "" {
+			doc += "launch_dir = " + strconv.Quote(tt.launchDir) + "\n"
+		}
+		writeFile(t, path, doc)
+		c, err := LoadConfig(path)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.program, err)
+		}
+		r := c.Routes[0]
+		if want := []string{tt.wantProgram, "--port", "21400"}; !reflect.DeepEqual(r.Launch, want) || r.LaunchDir != tt.wantDir {
+			t.Errorf("launch %q, launch_dir %q: got %q in %q; want %q in %q", tt.program, tt.launchDir, r.Launch, r.LaunchDir, want, tt.wantDir)
+		}
+	}
+}
+
+func TestSaveConfigRoundTripLaunch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	want := exampleConfig()
+	want.DeniedOrigins = []string{"https://spam.example"} // saved as [] when empty
+	want.Routes = append(want.Routes, Route{Path: "/engine", Target: "127.0.0.1:21401", Framing: "lines",
+		Launch: []string{"/opt/orion engine/engine", "--port", "21401"}, LaunchDir: "/var/lib/orion",
+		LaunchEnv: map[string]string{"ORION_LICENSE": "k=v \"quoted\"", "LANG": "C"}})
+	if err := SaveConfig(path, want); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(data), "launch") != 3 {
+		t.Errorf("routes without launch should not write launch keys:\n%s", data)
+	}
+	got, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("round trip:\n got  %+v\n want %+v", got, want)
 	}
 }

@@ -46,6 +46,9 @@ type Controller interface {
 
 	// LogDir is the folder holding the log files.
 	LogDir() string
+	// Info says how the bridge runs: Mode "tray" (this app) or "headless"
+	// (`run` or a service: the tray then says "Service").
+	Info() Info
 }
 
 // CertificateReport is the certificate and its trust, for the UI.
@@ -67,4 +70,7 @@ type UIOptions struct {
 	// Quit is done when the process was asked to stop (SIGINT, SIGTERM):
 	// the UI then closes as if the operator chose Quit.
 	Quit context.Context
+	// OnShowDashboard, when set, takes the function that brings the
+	// dashboard forward; a second start of the tray app calls it.
+	OnShowDashboard func(show func())
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -25,9 +26,19 @@ type Instance struct {
 	certDir string
 	logDir  string
 
-	mu         sync.Mutex // guards cfg and configPath; serialises ApplyConfig
+	control *controlAPI
+	started time.Time
+	version string
+	handler slog.Handler
+	engines *Engines // the engines routes name with launch (engine.go)
+
+	mu         sync.Mutex // guards the fields below; serialises ApplyConfig
 	cfg        Config
 	configPath string
+	sources    map[string]string // key → the file that set it (LoadConfigSources)
+	seenStamps [2]fileStamp      // the config files as last applied
+	mode       string            // "tray" or "headless", for Info
+	consent    bridge.Consent    // the local prompt, restored when remote trays detach
 
 	trustMu      sync.Mutex // one trust check at a time; they run certutil
 	trusted      bool
@@ -42,22 +53,25 @@ var _ Controller = (*Instance)(nil)
 func NewInstance(version string, cfg Config, handler slog.Handler) (*Instance, error) {
 	in := &Instance{
 		cfg:     cfg,
+		mode:    "headless",
+		started: time.Now(),
+		version: version,
 		certDir: filepath.Join(cfg.DataDir, "certs"),
 		logDir:  filepath.Join(cfg.DataDir, "logs"),
 	}
 	in.configPath, _ = DefaultConfigPath()
-	opts := in.bridgeOptions(cfg)
-	// Certs is opened below, with the bridge's logger; no handshake can
-	// happen before Start.
-	opts.GetCertificate = func(h *tls.ClientHelloInfo) (*tls.Certificate, error) { return in.Certs.GetCertificate(h) }
-	opts.CertificateStatus = func() any { return in.certificateHealth() }
-	opts.Version = version
-	opts.LogHandler = handler
-	b, err := bridge.New(opts)
+	secret, err := loadOrCreateControlSecret(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	in.control = newControlAPI(in, secret)
+	in.handler = handler
+	b, err := bridge.New(in.bridgeOptions(cfg))
 	if err != nil {
 		return nil, err
 	}
 	in.Bridge, in.log = b, b.Logger()
+	in.engines = newEngines(in.log, cfg.Routes)
 	certOpts := certs.Options{Logger: in.log}
 	if cfg.CertFile != "" {
 		in.Certs, err = certs.OpenExternal(cfg.CertFile, cfg.KeyFile, certOpts)
@@ -70,7 +84,8 @@ func NewInstance(version string, cfg Config, handler slog.Handler) (*Instance, e
 	return in, nil
 }
 
-// bridgeOptions maps a Config onto the bridge's options that a Config sets.
+// bridgeOptions maps a Config onto the bridge's options, with this
+// instance's wiring: certificate, control API, logs.
 func (in *Instance) bridgeOptions(cfg Config) bridge.Options {
 	routes := make([]bridge.Route, len(cfg.Routes))
 	for i, r := range cfg.Routes {
@@ -89,16 +104,32 @@ func (in *Instance) bridgeOptions(cfg Config) bridge.Options {
 		PingInterval:      cfg.PingInterval,
 		PongTimeout:       cfg.PongTimeout,
 		Routes:            routes,
+		// Certs is opened after the bridge, with its logger; no handshake
+		// can happen before Start.
+		GetCertificate:    func(h *tls.ClientHelloInfo) (*tls.Certificate, error) { return in.Certs.GetCertificate(h) },
+		CertificateStatus: func() any { return in.certificateHealth() },
+		Control:           in.control,
+		Version:           in.version,
+		LogHandler:        in.handler,
+		EngineState:       in.engineState,
 	}
 }
 
 // SetConfigPath sets where ApplyConfig and consent answers save the config.
 func (in *Instance) SetConfigPath(path string) {
-	if path == "" {
-		return
-	}
 	in.mu.Lock()
-	in.configPath = path
+	defer in.mu.Unlock()
+	if path != "" {
+		in.configPath = path
+	}
+	in.seenStamps = [2]fileStamp{stampOf(in.configPath), stampOf(managedConfigPath())}
+}
+
+// setSources records where each key of the running config came from, as
+// LoadConfigSources returns it.
+func (in *Instance) setSources(sources map[string]string) {
+	in.mu.Lock()
+	in.sources = sources
 	in.mu.Unlock()
 }
 
@@ -144,12 +175,18 @@ func (in *Instance) Start() error {
 	if err := in.Bridge.Start(); err != nil {
 		return err
 	}
+	// After the listener: a second instance, refused above, starts none.
+	in.engines.Start()
 	in.log.Info("diagnostics page", "url", "https://localhost:"+strconv.Itoa(in.Bridge.Port())+"/")
 	return nil
 }
 
-// Stop implements Controller.
-func (in *Instance) Stop() error { return in.Bridge.Stop() }
+// Stop implements Controller: the sessions first, then the engines.
+func (in *Instance) Stop() error {
+	err := in.Bridge.Stop()
+	in.engines.Stop()
+	return err
+}
 
 // Disconnect implements Controller.
 func (in *Instance) Disconnect(id string) error { return in.Bridge.Disconnect(id) }
@@ -171,19 +208,30 @@ func (in *Instance) ConfigPath() string {
 // ApplyConfig implements Controller: validate, save, then apply. Open
 // sessions survive unless the port changed. data_dir and the certificate
 // files are read at start only.
-func (in *Instance) ApplyConfig(cfg Config) error {
+func (in *Instance) ApplyConfig(cfg Config) error { return in.apply(cfg, true) }
+
+func (in *Instance) apply(cfg Config, save bool) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	cfg.normalize()
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if err := SaveConfig(in.configPath, cfg); err != nil {
-		return err
+	if save {
+		userCfg, err := in.checkManaged(cfg)
+		if err != nil {
+			return err
+		}
+		if err := SaveConfig(in.configPath, userCfg); err != nil {
+			return err
+		}
+		// Our own save is not an edit to re-apply.
+		in.seenStamps = [2]fileStamp{stampOf(in.configPath), stampOf(managedConfigPath())}
 	}
 	if err := in.Bridge.Reconfigure(in.bridgeOptions(cfg)); err != nil {
 		return fmt.Errorf("apply config: %w", err)
 	}
+	in.engines.Update(cfg.Routes)
 	if cfg.DataDir != in.cfg.DataDir || cfg.CertFile != in.cfg.CertFile || cfg.KeyFile != in.cfg.KeyFile {
 		in.log.Warn("data_dir and the certificate files take effect when Orion Bridge restarts")
 	}
@@ -191,8 +239,43 @@ func (in *Instance) ApplyConfig(cfg Config) error {
 	return nil
 }
 
-// SetConsent implements Controller.
-func (in *Instance) SetConsent(c bridge.Consent) { in.Bridge.SetConsent(c) }
+// SetConsent implements Controller. A tray that sets a prompt runs the
+// bridge itself, so the instance is a tray instance from then on.
+func (in *Instance) SetConsent(c bridge.Consent) {
+	in.mu.Lock()
+	in.consent = c
+	in.mu.Unlock()
+	in.Bridge.SetConsent(c)
+}
+
+func (in *Instance) localConsent() bridge.Consent {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.consent
+}
+
+// SetMode records how this instance runs ("tray" or "headless"), for Info.
+func (in *Instance) SetMode(mode string) {
+	in.mu.Lock()
+	in.mode = mode
+	in.mu.Unlock()
+}
+
+// OnShowDashboard sets what a second start of the tray app does: bring
+// this instance's dashboard forward.
+func (in *Instance) OnShowDashboard(show func()) {
+	in.control.mu.Lock()
+	in.control.onShow = show
+	in.control.mu.Unlock()
+}
+
+// Info describes this instance for remote clients.
+func (in *Instance) Info() Info {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return Info{Mode: in.mode, Version: in.version, PID: os.Getpid(), Started: in.started,
+		ConfigPath: in.configPath, LogDir: in.logDir, ManagedKeys: in.managedKeysLocked()}
+}
 
 // Certificate implements Controller.
 func (in *Instance) Certificate() CertificateReport {

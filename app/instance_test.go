@@ -24,6 +24,11 @@ import (
 // and config file, relaying to an echo engine.
 func startInstance(t *testing.T) *Instance {
 	t.Helper()
+	return startInstanceWith(t, slog.DiscardHandler)
+}
+
+func startInstanceWith(t *testing.T, handler slog.Handler) *Instance {
+	t.Helper()
 	engine, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +46,7 @@ func startInstance(t *testing.T) *Instance {
 	cfg := DefaultConfig()
 	cfg.Port, cfg.FallbackPorts, cfg.DataDir = freeTCPPort(t), nil, t.TempDir()
 	cfg.Routes[0].Target = engine.Addr().String()
-	in, err := NewInstance("test", cfg, slog.DiscardHandler)
+	in, err := NewInstance("test", cfg, handler)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,14 +71,7 @@ func freeTCPPort(t *testing.T) int {
 // connect opens a session from origin and reports the HTTP status.
 func connect(t *testing.T, in *Instance, origin string) int {
 	t.Helper()
-	pem, err := os.ReadFile(filepath.Join(in.Config().DataDir, "certs", "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
-	c, resp, err := d.Dial(in.Snapshot().Endpoint+"/ws", http.Header{"Origin": {origin}})
+	c, resp, err := dialInstance(t, in, origin)
 	if c != nil {
 		c.Close()
 	}
@@ -81,6 +79,30 @@ func connect(t *testing.T, in *Instance, origin string) int {
 		t.Fatalf("dial: %v", err)
 	}
 	return resp.StatusCode
+}
+
+// dialSession opens a session from origin that the test keeps.
+func dialSession(t *testing.T, in *Instance, origin string) *websocket.Conn {
+	t.Helper()
+	c, _, err := dialInstance(t, in, origin)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+func dialInstance(t *testing.T, in *Instance, origin string) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join(in.Config().DataDir, "certs", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
+	return d.Dial(in.Snapshot().Endpoint+"/ws", http.Header{"Origin": {origin}})
 }
 
 func TestApplyConfigSavesAndApplies(t *testing.T) {
@@ -187,5 +209,21 @@ func TestCertificateReportAndTrust(t *testing.T) {
 	}
 	if in.LogDir() != filepath.Join(in.Config().DataDir, "logs") {
 		t.Fatalf("log dir %s", in.LogDir())
+	}
+}
+
+func contextWithCancel() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}
+
+// waitUntil polls cond; the bound only keeps a broken test from hanging.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

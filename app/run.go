@@ -27,16 +27,19 @@ func (in *Instance) Run(ctx context.Context) error {
 		return err
 	}
 	in.Maintain(ctx)
-	return in.Bridge.Stop()
+	return in.Stop()
 }
 
-// Maintain renews the certificate and watches the trust stores until ctx
-// is done, whether or not the bridge is listening.
+// Maintain renews the certificate, applies edits of the config files and
+// watches the trust stores until ctx is done, whether or not the bridge is
+// listening.
 func (in *Instance) Maintain(ctx context.Context) {
-	certsDone := make(chan struct{})
+	certsDone, configDone := make(chan struct{}), make(chan struct{})
 	go func() { defer close(certsDone); in.Certs.Run(ctx) }()
+	go func() { defer close(configDone); in.watchConfig(ctx) }()
 	in.watchTrust(ctx)
 	<-certsDone
+	<-configDone
 }
 
 // watchTrust checks the trust stores now and then every trustCheckEvery

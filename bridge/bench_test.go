@@ -1,9 +1,21 @@
 package bridge
 
 import (
+	"bufio"
+	"crypto/tls"
+	"encoding/binary"
+	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,4 +124,296 @@ func BenchmarkThroughput(b *testing.B) {
 	b.ReportMetric(mb/viaBridge.Seconds(), "bridge-MB/s")
 	b.ReportMetric(mb/viaTCP.Seconds(), "tcp-MB/s")
 	b.ReportMetric(viaTCP.Seconds()/viaBridge.Seconds(), "ratio") // bridge speed over TCP speed
+}
+
+// The benchmarks below run the engine and the browser in a helper process
+// (the test binary again, as TestBenchHelper), so the benchmark's own
+// process holds the bridge alone: its allocations and memory are the
+// bridge's, with no client or engine mixed in.
+const benchHelperEnv = "ORIONBRIDGE_BENCH_HELPER"
+
+// benchHelper is the helper process of one benchmark run.
+type benchHelper struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  *bufio.Scanner
+	engine string // the helper's engine address
+}
+
+// startBenchHelper starts the helper in mode ("echo" or "idle") and reads
+// its engine address.
+func startBenchHelper(b *testing.B, mode string) *benchHelper {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), benchHelperEnv+"="+mode)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	h := &benchHelper{cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout)}
+	b.Cleanup(func() { h.stdin.Close(); _ = h.cmd.Wait() })
+	h.engine = h.expect(b, "")
+	return h
+}
+
+// say sends the helper one line.
+func (h *benchHelper) say(b *testing.B, format string, a ...any) {
+	if _, err := fmt.Fprintf(h.stdin, format+"\n", a...); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// expect reads the helper's next line, which must be want unless want is "".
+func (h *benchHelper) expect(b *testing.B, want string) string {
+	if !h.lines.Scan() {
+		b.Fatalf("the helper exited (waiting for %q)", want)
+	}
+	got := h.lines.Text()
+	if want != "" && got != want {
+		b.Fatalf("the helper said %q, want %q", got, want)
+	}
+	return got
+}
+
+// BenchmarkRelayAllocs times raw-framing round trips (browser → engine →
+// browser) through a bridge in this process, with the browser and the echo
+// engine in the helper process, and reports what the bridge allocates per
+// round trip (allocs/op counts this process only).
+func BenchmarkRelayAllocs(b *testing.B) {
+	for _, size := range []int{64, 4096, 32 << 10} {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			h := startBenchHelper(b, "echo")
+			br := startBridge(b, h.engine, nil)
+			h.say(b, "%d %d %d", br.Port(), size, b.N)
+			h.expect(b, "warm") // 100 round trips warmed the pools and TLS records
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			h.say(b, "go")
+			h.expect(b, "done")
+			b.StopTimer()
+		})
+	}
+}
+
+var idleHeapProfile = flag.String("idle-heap-profile", "", "write a heap profile to this `file` while BenchmarkIdleSessionMemory holds its sessions")
+
+// BenchmarkIdleSessionMemory holds b.N idle raw sessions and reports the
+// bridge's heap and goroutine stacks per session, after a GC. ns/op is the
+// time to open one session, TLS and WebSocket handshakes included, with
+// 16 opening at once. Run with e.g. -benchtime 5000x -memprofile mem.out
+// for a heap profile at 5,000 sessions (each costs this process two file
+// descriptors and the helper two).
+func BenchmarkIdleSessionMemory(b *testing.B) {
+	h := startBenchHelper(b, "idle")
+	br := startBridge(b, h.engine, func(o *Options) { o.MaxClients = b.N + 1 })
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	h.say(b, "%d %d", br.Port(), b.N)
+	h.expect(b, "ready")
+	waitFor(b, "every session open", func() bool { return len(br.Snapshot().Sessions) == b.N })
+	b.StopTimer()
+	// Each GC halves the stacks that use under a quarter of their size; a
+	// few cycles reach what a long-idle bridge holds.
+	for range 4 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&after)
+	if *idleHeapProfile != "" {
+		f, err := os.Create(*idleHeapProfile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/n, "heap-B/session")
+	b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/n, "stack-B/session")
+	b.ReportMetric(float64(runtime.NumGoroutine())/n, "goroutines/session")
+	h.stdin.Close() // the helper closes every session
+	waitFor(b, "every session closed", func() bool { return len(br.Snapshot().Sessions) == 0 })
+}
+
+// TestBenchHelper is the helper process of the benchmarks above; in a
+// normal test run it skips itself. It listens as the engine (an echo, or
+// one that accepts and holds), prints its address, then reads commands on
+// stdin:
+//
+//	echo: "PORT SIZE N": open a session, 100 warm-up round trips, "warm";
+//	      then "go": N round trips of SIZE bytes, "done".
+//	idle: "PORT N": open N sessions (16 at a time), "ready"; hold them
+//	      until stdin closes.
+func TestBenchHelper(t *testing.T) {
+	mode := os.Getenv(benchHelperEnv)
+	if mode == "" {
+		t.Skip("the helper process of the bridge's benchmarks")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []io.Closer
+	hold := func(c io.Closer) { mu.Lock(); held = append(held, c); mu.Unlock() }
+	defer func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			hold(c)
+			if mode == "echo" {
+				go func() { _, _ = io.Copy(c, c) }()
+			}
+		}
+	}()
+	fmt.Println(ln.Addr().String())
+	in := bufio.NewScanner(os.Stdin)
+	if !in.Scan() {
+		return
+	}
+	var port, size, n int
+	dialer := websocket.Dialer{
+		// The bridge's test CA lives in the other process.
+		TLSClientConfig:  &tls.Config{InsecureSkipVerify: true},
+		HandshakeTimeout: 10 * time.Second,
+		WriteBufferPool:  &sync.Pool{},
+	}
+	dial := func() (*websocket.Conn, error) {
+		c, _, err := dialer.Dial("wss://127.0.0.1:"+strconv.Itoa(port)+"/ws", http.Header{"Origin": {testOrigin}})
+		if err == nil {
+			hold(c)
+		}
+		return c, err
+	}
+	switch mode {
+	case "echo":
+		if _, err := fmt.Sscan(in.Text(), &port, &size, &n); err != nil {
+			t.Fatal(err)
+		}
+		ws, err := dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn := ws.NetConn() // the TLS connection, past the handshake
+		frame, buf := maskedFrame(size), make([]byte, 64<<10)
+		roundTrip := func() {
+			if _, err := conn.Write(frame); err != nil {
+				t.Fatal(err)
+			}
+			if err := readFrames(conn, buf, size); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 100 {
+			roundTrip()
+		}
+		fmt.Println("warm")
+		if !in.Scan() {
+			return
+		}
+		for range n {
+			roundTrip()
+		}
+		fmt.Println("done")
+	case "idle":
+		if _, err := fmt.Sscan(in.Text(), &port, &n); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		var failed atomic.Value
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for next.Add(1) <= int64(n) {
+					if _, err := dial(); err != nil {
+						failed.CompareAndSwap(nil, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if err := failed.Load(); err != nil {
+			fmt.Println("dial failed:", err)
+			return
+		}
+		fmt.Println("ready")
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// maskedFrame is one final binary frame from a browser, masked as RFC 6455
+// requires, built once so the round trips allocate nothing.
+func maskedFrame(size int) []byte {
+	mask := [4]byte{0x12, 0x34, 0x56, 0x78}
+	f := []byte{0x82}
+	switch {
+	case size < 126:
+		f = append(f, 0x80|byte(size))
+	case size < 1<<16:
+		f = append(f, 0x80|126, byte(size>>8), byte(size))
+	default:
+		f = append(f, 0x80|127)
+		f = binary.BigEndian.AppendUint64(f, uint64(size))
+	}
+	f = append(f, mask[:]...)
+	for i := range size {
+		f = append(f, byte(i)^mask[i%4])
+	}
+	return f
+}
+
+// readFrames reads unmasked binary frames from the bridge until want
+// payload bytes came, using only buf. In raw framing the echo may come back
+// split over several messages.
+func readFrames(r io.Reader, buf []byte, want int) error {
+	for got := 0; got < want; {
+		if _, err := io.ReadFull(r, buf[:2]); err != nil {
+			return err
+		}
+		if buf[0] != 0x80|websocket.BinaryMessage {
+			return fmt.Errorf("unexpected frame %#x", buf[0])
+		}
+		n := int(buf[1] & 0x7f)
+		switch n {
+		case 126:
+			if _, err := io.ReadFull(r, buf[:2]); err != nil {
+				return err
+			}
+			n = int(binary.BigEndian.Uint16(buf[:2]))
+		case 127:
+			if _, err := io.ReadFull(r, buf[:8]); err != nil {
+				return err
+			}
+			n = int(binary.BigEndian.Uint64(buf[:8]))
+		}
+		if _, err := io.ReadFull(r, buf[:n]); err != nil {
+			return err
+		}
+		got += n
+	}
+	return nil
 }

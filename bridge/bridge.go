@@ -69,6 +69,12 @@ type Options struct {
 	// LogHandler receives the bridge's log records (they are also published
 	// as events). Nil discards them.
 	LogHandler slog.Handler
+
+	// EngineState, when set, names the state of the engine the app runs for
+	// a route ("starting", "running", "restarting", "failed", "stopped"),
+	// or "" when it runs none. It is shown in /health as routes[].engine
+	// and in Snapshot.Engines.
+	EngineState func(routePath string) string
 }
 
 func (o *Options) setDefaults() {
@@ -115,6 +121,7 @@ type Bridge struct {
 
 	mu        sync.Mutex
 	running   bool
+	paused    bool // listening, but refusing sessions (see Pause)
 	srv       *http.Server
 	listeners []net.Listener
 	port      int
@@ -195,9 +202,15 @@ func New(opts Options) (*Bridge, error) {
 	b.log = slog.New(&publishingHandler{next: st.opts.LogHandler, bus: b.bus})
 	b.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   4096,
-		WriteBufferSize:  4096,
-		WriteBufferPool:  &sync.Pool{},
+		// A small read buffer only carries frame headers: payloads are read
+		// straight into the relay buffer. (0 would reuse net/http's 4 KiB
+		// reader, which keeps net/http's whole connection alive.)
+		ReadBufferSize: 512,
+		// Write buffers come from the pool only while a frame is written, so
+		// idle sessions hold none; one engine read (rawReadSize) leaves as
+		// one frame in one TLS write.
+		WriteBufferSize: relayBufferSize,
+		WriteBufferPool: &sync.Pool{},
 		// The Origin was checked before Upgrade, against allowed_origins.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
@@ -259,6 +272,12 @@ func (b *Bridge) Subscribe(buffer int) *Subscription { return b.bus.subscribe(bu
 func (b *Bridge) Start() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.running && b.paused {
+		b.paused = false
+		b.log.Info("bridge resumed")
+		b.bus.publish(Event{Kind: StateChanged, Time: time.Now()})
+		return nil
+	}
 	if b.running {
 		return errors.New("bridge already running")
 	}
@@ -274,7 +293,8 @@ func (b *Bridge) Start() error {
 		NextProtos: []string{"http/1.1"},
 	}
 	b.srv = &http.Server{
-		Handler:           b,
+		// probe.go: plain-HTTP requests on the same port get the probe answer only.
+		Handler:           b.withPlainProbe(b),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
@@ -284,13 +304,19 @@ func (b *Bridge) Start() error {
 	}
 	b.listeners, b.port, b.running, b.startedAt = lns, port, true, time.Now()
 	for _, ln := range lns {
-		b.serveWG.Add(1)
-		go func(ln net.Listener) {
-			defer b.serveWG.Done()
-			if err := b.srv.Serve(tls.NewListener(ln, tlsConf)); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				b.log.Error("listener failed", "addr", ln.Addr().String(), "err", err)
-			}
-		}(ln)
+		// probe.go: each port serves TLS and, for connections that do not
+		// start with a TLS handshake, the plain-HTTP probe; both halves run
+		// on b.srv, so Shutdown ends them together.
+		tlsLn, plainLn := splitTLS(ln, sniffTimeout)
+		for _, l := range []net.Listener{tls.NewListener(tlsLn, tlsConf), plainLn} {
+			b.serveWG.Add(1)
+			go func(l net.Listener) {
+				defer b.serveWG.Done()
+				if err := b.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					b.log.Error("listener failed", "addr", ln.Addr().String(), "err", err)
+				}
+			}(l)
+		}
 	}
 	addrs := make([]string, len(lns))
 	for i, ln := range lns {
@@ -403,7 +429,7 @@ func (b *Bridge) Stop() error {
 		b.mu.Unlock()
 		return nil
 	}
-	b.running = false
+	b.running, b.paused = false, false
 	srv := b.srv
 	sessions := make([]*Session, 0, len(b.sessions))
 	for _, s := range b.sessions {
@@ -472,18 +498,23 @@ type Snapshot struct {
 	Routes   []Route       `json:"routes"`
 	Sessions []SessionInfo `json:"sessions"`
 	Totals   Totals        `json:"totals"`
+	// Engines is the state of each engine the app runs, by route path (see
+	// Options.EngineState); routes without one are absent.
+	Engines map[string]string `json:"engines,omitempty"`
 }
 
 // Snapshot lists the live sessions, oldest first, with their counters.
 func (b *Bridge) Snapshot() Snapshot {
+	engines := b.settings.Load().engineStates() // not under b.mu: it calls the app
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	snap := Snapshot{
-		Running:  b.running,
+		Running:  b.running && !b.paused,
 		Endpoint: b.endpointLocked(),
 		Version:  b.settings.Load().opts.Version,
 		Routes:   slices.Clone(b.settings.Load().opts.Routes),
 		Totals:   b.totals,
+		Engines:  engines,
 	}
 	if b.running {
 		snap.Started = b.startedAt
@@ -500,6 +531,24 @@ func (b *Bridge) Snapshot() Snapshot {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return snap
+}
+
+// engineStates asks Options.EngineState about every route; nil when no
+// route has an engine.
+func (st *settings) engineStates() map[string]string {
+	if st.opts.EngineState == nil {
+		return nil
+	}
+	var m map[string]string
+	for _, r := range st.opts.Routes {
+		if s := st.opts.EngineState(r.Path); s != "" {
+			if m == nil {
+				m = make(map[string]string)
+			}
+			m[r.Path] = s
+		}
+	}
+	return m
 }
 
 // Disconnect closes one session with 1000 "closed by operator".

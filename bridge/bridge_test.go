@@ -604,7 +604,7 @@ func TestConcurrentSessions(t *testing.T) {
 					errs <- err
 					return
 				}
-				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				c.SetReadDeadline(time.Now().Add(30 * time.Second))
 				_, p, err := c.ReadMessage()
 				if err != nil || string(p) != want {
 					errs <- fmt.Errorf("session %d: got %q, %v", i, p, err)
@@ -742,7 +742,7 @@ func TestHealth(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 			t.Fatal(err)
 		}
-		want := []RouteHealth{{"/ws", e.addr, FramingRaw, true}, {"/down", "127.0.0.1:1", FramingLines, false}}
+		want := []RouteHealth{{Path: "/ws", Target: e.addr, Framing: FramingRaw, Reachable: true}, {Path: "/down", Target: "127.0.0.1:1", Framing: FramingLines}}
 		if h.Status != "ok" || h.Version != "test" || fmt.Sprint(h.Routes) != fmt.Sprint(want) || h.Certificate["trusted"] {
 			t.Errorf("health %+v", h)
 		}

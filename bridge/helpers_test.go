@@ -130,7 +130,7 @@ func dial(t testing.TB, b *Bridge, d dialOpts) (*websocket.Conn, *http.Response,
 	}
 	dialer := websocket.Dialer{
 		TLSClientConfig:  &tls.Config{RootCAs: newTestCA(t).pool, ServerName: "localhost"},
-		HandshakeTimeout: 5 * time.Second,
+		HandshakeTimeout: 30 * time.Second,
 		Subprotocols:     d.protocols,
 	}
 	url := "wss://127.0.0.1:" + strconv.Itoa(b.Port()) + d.path
@@ -225,7 +225,7 @@ func recvConn(t testing.TB, ch chan net.Conn) net.Conn {
 // code and reason. Data messages before the close are returned too.
 func readClose(t testing.TB, c *websocket.Conn) (code int, reason string, data [][]byte) {
 	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	for {
 		_, p, err := c.ReadMessage()
 		if err != nil {
@@ -243,7 +243,7 @@ func readClose(t testing.TB, c *websocket.Conn) (code int, reason string, data [
 // from hanging, it asserts no timing.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

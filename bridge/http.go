@@ -53,14 +53,14 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.serveRoute(w, r, st, route)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h.Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
 	if strings.HasPrefix(r.URL.Path, "/api/") && st.opts.Control != nil {
 		h.Set("Content-Security-Policy", apiCSP)
 		st.opts.Control.ServeHTTP(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
 	if r.URL.Path == "/health" {
@@ -77,6 +77,15 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.log.Debug("not found", "path", r.URL.Path)
 		http.Error(w, "404 not found: the bridge serves "+st.routeList()+", /health and the diagnostics page at /", http.StatusNotFound)
 		return
+	}
+	if name == "client.js" {
+		// A page on another site may import the JS client straight from the
+		// bridge; a module script is always fetched with CORS. Allowed
+		// origins only, named exactly, as for /health; never "*".
+		if origin := r.Header.Get("Origin"); origin != "" && st.originAllowed(origin, port) {
+			h.Set("Access-Control-Allow-Origin", origin)
+		}
+		h.Add("Vary", "Origin")
 	}
 	http.ServeFileFS(w, r, webFiles, name)
 }
@@ -137,6 +146,10 @@ func (b *Bridge) serveRoute(w http.ResponseWriter, r *http.Request, st *settings
 		b.reject(w, r, http.StatusUnauthorized, reason)
 		return
 	}
+	if b.Paused() {
+		b.reject(w, r, http.StatusServiceUnavailable, "Orion Bridge is stopped: start it from the tray (Start Bridge)")
+		return
+	}
 	if n := b.reserved.Add(1); n > int64(st.opts.MaxClients) {
 		b.reserved.Add(-1)
 		b.reject(w, r, http.StatusServiceUnavailable, fmt.Sprintf("max_clients (%d) sessions are already open", st.opts.MaxClients))
@@ -173,7 +186,7 @@ func (b *Bridge) serveRoute(w http.ResponseWriter, r *http.Request, st *settings
 func (b *Bridge) register(s *Session) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.running {
+	if !b.running || b.paused {
 		return false
 	}
 	b.sessions[s.id] = s
@@ -227,6 +240,9 @@ type RouteHealth struct {
 	Target    string  `json:"target"`
 	Framing   Framing `json:"framing"`
 	Reachable bool    `json:"reachable"`
+	// Engine is the state of the engine the app runs for this route (see
+	// Options.EngineState); absent when it runs none.
+	Engine string `json:"engine,omitempty"`
 }
 
 // Health is the /health document.
@@ -247,6 +263,9 @@ func (b *Bridge) Health() Health {
 	var wg sync.WaitGroup
 	for i, r := range st.opts.Routes {
 		h.Routes[i] = RouteHealth{Path: r.Path, Target: r.Target, Framing: r.Framing}
+		if st.opts.EngineState != nil {
+			h.Routes[i].Engine = st.opts.EngineState(r.Path)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

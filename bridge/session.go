@@ -27,9 +27,24 @@ const (
 	// maxCloseReason is the most a close frame's reason may hold (RFC 6455 §5.5:
 	// 125-byte control payload minus the 2-byte code).
 	maxCloseReason = 123
-	// relayBufferSize is the read size for raw TCP reads and message copies.
-	relayBufferSize = 32 << 10
+	// relayBufferSize is the size of the buffers that carry raw-mode data:
+	// browser messages are written to the engine in pieces of up to this
+	// size, and the engine's bytes are read up to rawReadSize at a time.
+	relayBufferSize = 64 << 10
+	// rawReadSize leaves room for the 4-byte header of a WebSocket frame of
+	// that size, so each frame to the browser is exactly four full TLS
+	// records (16 KiB each) and not four and a 4-byte straggler: one
+	// syscall and one wake-up of the browser fewer per message.
+	rawReadSize = relayBufferSize - 4
 )
+
+// relayBuffers hold the bytes of one raw-mode read or message while they
+// are relayed. A session takes one only once data is there to move, and
+// gives it back before it waits again, so an idle session holds none.
+var relayBuffers = sync.Pool{New: func() any {
+	b := make([]byte, relayBufferSize)
+	return &b
+}}
 
 // Session is one browser WebSocket relayed to one engine TCP connection.
 type Session struct {
@@ -116,13 +131,14 @@ func (s *Session) run() {
 	s.b.sessionOpened(s)
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() { defer wg.Done(); s.engineToBrowser(engine) }()
-	go func() { defer wg.Done(); s.keepalive() }()
+	stopPinging := s.startPinging()
 	s.browserToEngine(engine)
 	// The close handshake is over (or timed out); closing the socket also
 	// frees a writer blocked on a browser that stopped reading.
 	s.ws.Close()
+	stopPinging()
 	wg.Wait()
 }
 
@@ -204,19 +220,32 @@ func (s *Session) extendReadDeadline() {
 	}
 }
 
-func (s *Session) keepalive() {
-	t := time.NewTicker(s.st.opts.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
+// startPinging pings the browser every PingInterval from a timer, so an
+// idle session has no goroutine waiting for the next ping. The returned
+// function stops the pings and waits for one in flight.
+func (s *Session) startPinging() (stop func()) {
+	var mu sync.Mutex // held while a ping is written, and by stop
+	stopped := false
+	var t *time.Timer
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(s.st.opts.PingInterval, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped || s.ctx.Err() != nil {
 			return
-		case <-t.C:
-			// WriteControl may run concurrently with the data writer.
-			if err := s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.st.opts.WriteTimeout)); err != nil {
-				return
-			}
 		}
+		// WriteControl may run concurrently with the data writer.
+		if err := s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.st.opts.WriteTimeout)); err != nil {
+			return
+		}
+		t.Reset(s.st.opts.PingInterval)
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
 	}
 }
 
@@ -234,7 +263,6 @@ func (s *Session) discardUntilClosed() {
 // the route's framing. A slow engine blocks this loop, which stops reading
 // the browser's socket: backpressure instead of buffering.
 func (s *Session) browserToEngine(engine net.Conn) {
-	buf := make([]byte, 0, relayBufferSize)
 	var msg bytes.Buffer
 	for {
 		_, r, err := s.ws.NextReader()
@@ -246,7 +274,7 @@ func (s *Session) browserToEngine(engine net.Conn) {
 		var readErr, writeErr error
 		switch s.route.Framing {
 		case FramingRaw:
-			n, readErr, writeErr = copyMessage(engine, r, buf[:cap(buf)])
+			n, readErr, writeErr = copyMessage(engine, r)
 		default:
 			n, readErr, writeErr = s.writeFramed(engine, r, &msg)
 		}
@@ -267,13 +295,25 @@ func (s *Session) browserToEngine(engine net.Conn) {
 	}
 }
 
-// copyMessage streams one message to the engine, telling a failed read of
-// the browser apart from a failed write to the engine.
-func copyMessage(dst io.Writer, src io.Reader, buf []byte) (n int64, readErr, writeErr error) {
+// copyMessage streams one message to the engine in writes of up to
+// relayBufferSize, telling a failed read of the browser apart from a failed
+// write to the engine. A message that fits the buffer is read whole and
+// written at once: one TCP write, so the engine sees it in one read, and one
+// wake-up instead of one per TLS record or frame.
+func copyMessage(dst io.Writer, src io.Reader) (n int64, readErr, writeErr error) {
+	bp := relayBuffers.Get().(*[]byte)
+	defer relayBuffers.Put(bp)
+	buf := *bp
 	for {
-		nr, err := src.Read(buf)
-		if nr > 0 {
-			nw, werr := dst.Write(buf[:nr])
+		filled := 0
+		var err error
+		for filled < len(buf) && err == nil {
+			var nr int
+			nr, err = src.Read(buf[filled:])
+			filled += nr
+		}
+		if filled > 0 {
+			nw, werr := dst.Write(buf[:filled])
 			n += int64(nw)
 			if werr != nil {
 				return n, nil, werr
@@ -355,14 +395,25 @@ func (s *Session) engineToBrowser(engine net.Conn) {
 			return p, websocket.BinaryMessage, err
 		}
 	default:
-		buf := make([]byte, relayBufferSize)
-		next = func() ([]byte, int, error) {
-			n, err := engine.Read(buf)
-			if n > 0 {
-				// Deliver what was read now; an error (EOF) comes next call.
-				return buf[:n], websocket.BinaryMessage, nil
+		// The buffer is taken when the engine's bytes are there and given
+		// back once they are written, before waiting for more.
+		rd := newRawReader(engine)
+		var held *[]byte
+		release := func() {
+			if held != nil {
+				relayBuffers.Put(held)
+				held = nil
 			}
-			return nil, websocket.BinaryMessage, err
+		}
+		defer release()
+		next = func() ([]byte, int, error) {
+			release()
+			buf, n, err := rd.read()
+			if err != nil {
+				return nil, websocket.BinaryMessage, err
+			}
+			held = buf
+			return (*buf)[:n], websocket.BinaryMessage, nil
 		}
 	}
 	for {

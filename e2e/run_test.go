@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -167,5 +168,100 @@ func TestCertsRenewReachesRunningBridge(t *testing.T) {
 	c.WriteMessage(websocket.TextMessage, []byte("still open"))
 	if _, p, err := c.ReadMessage(); err != nil || string(p) != "still open" {
 		t.Fatalf("the session opened before the renewal: %q, %v", p, err)
+	}
+}
+
+// A second `run` with the same config must refuse, naming the first, and
+// must not start on a fallback port.
+func TestSecondRunRefused(t *testing.T) {
+	home, port, _ := runBridge(t)
+	out, err := orion(t, home, "run", "--config", filepath.Join(home, "orionbridge.toml"))
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("already running at wss://localhost:%d (pid ", port); !strings.Contains(out, want) {
+		t.Fatalf("second run said:\n%s\nwant %q", out, want)
+	}
+}
+
+// `orionbridge status` shows a live session, through the control API.
+func TestStatusShowsLiveSession(t *testing.T) {
+	home, port, _ := runBridge(t)
+	config := filepath.Join(home, "orionbridge.toml")
+	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: caPool(t, home)}, HandshakeTimeout: waitLimit}
+	origin := fmt.Sprintf("https://localhost:%d", port)
+	c, _, err := dialer.Dial(fmt.Sprintf("wss://localhost:%d/ws", port), map[string][]string{"Origin": {origin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteMessage(websocket.TextMessage, []byte("12345"))
+	c.ReadMessage()
+
+	out, err := orion(t, home, "status", "--config", config)
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	for _, want := range []string{"running, headless", fmt.Sprintf("wss://localhost:%d", port), "Sessions:     1", origin, "engine reachable", "NOT trusted"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = orion(t, home, "status", "--config", config, "--json")
+	if err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	var rep struct {
+		Running  bool
+		PID      int
+		Sessions []struct {
+			Origin        string `json:"origin"`
+			BytesToEngine int64  `json:"bytes_to_engine"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("status --json is not JSON: %v\n%s", err, out)
+	}
+	if !rep.Running || rep.PID == 0 || len(rep.Sessions) != 1 || rep.Sessions[0].Origin != origin || rep.Sessions[0].BytesToEngine != 5 {
+		t.Fatalf("status --json: %+v", rep)
+	}
+}
+
+// The control API refuses requests without the secret, and any request
+// that comes from a web page (carries an Origin), secret or not.
+func TestControlAPIRefusesPagesAndStrangers(t *testing.T) {
+	home, port, _ := runBridge(t)
+	secret, err := os.ReadFile(filepath.Join(home, "data", "control.secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(filepath.Join(home, "data", "control.secret")); st.Mode().Perm() != 0o600 {
+		t.Errorf("control.secret has mode %v", st.Mode().Perm())
+	}
+	client := http.Client{Timeout: waitLimit, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, home)}}}
+	defer client.CloseIdleConnections()
+	tests := []struct {
+		name   string
+		hdr    map[string]string
+		status int
+	}{
+		{"no secret", nil, 401},
+		{"with an Origin", map[string]string{"Authorization": "Bearer " + strings.TrimSpace(string(secret)), "Origin": "https://evil.example"}, 403},
+		{"with the secret", map[string]string{"Authorization": "Bearer " + strings.TrimSpace(string(secret))}, 200},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("https://localhost:%d/api/snapshot", port), nil)
+		for k, v := range tt.hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.status {
+			t.Errorf("%s: status %d, want %d", tt.name, resp.StatusCode, tt.status)
+		}
 	}
 }

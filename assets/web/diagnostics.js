@@ -3,446 +3,507 @@
 // Served by the bridge itself under a strict Content-Security-Policy: no
 // inline script or style, no eval, no external resources. Everything shown
 // is built with createElement/textContent, so data from /health, the engine
-// or the user is never parsed as HTML.
-(function () {
-  "use strict";
+// or the user is never parsed as HTML. It uses the same client as any web
+// page (client.js): probe() for the checks, connect() for the console.
 
-  var REFRESH_MS = 5000;
-  var HEALTH_TIMEOUT_MS = 4000;
-  var LOG_MAX = 500;
-  var PREVIEW_BYTES = 256; // binary bytes shown in hex per log entry
-  var PREVIEW_CHARS = 4000; // text characters shown per log entry
+import { connect, probe, localNetworkPermission, REASONS } from "./client.js";
 
-  var CLOSE_CODES = {
-    1000: "normal closure: the session ended normally (the engine closed the connection, or you disconnected)",
-    1001: "going away: the bridge is shutting down (or the page is being left)",
-    1002: "protocol error: a WebSocket protocol violation was detected",
-    1003: "unsupported data: a message type was not accepted",
-    1005: "no status code: the connection was closed without a close code",
-    1006: "connection failed: the bridge is not reachable or its certificate is not trusted",
-    1007: "invalid data: a text message was not valid UTF-8",
-    1008: "policy violation: the bridge refused this session (origin not allowed, token rejected or limit reached)",
-    1009: "message too large: a message exceeded the bridge's size limit",
-    1010: "mandatory extension missing",
-    1011: "engine error: the report engine connection failed or the bridge hit an internal error",
-    1012: "service restart: the bridge is restarting",
-    1013: "engine unavailable: the report engine cannot take a session now; try again later",
-    1015: "TLS handshake failed: the certificate is not trusted"
-  };
+const REFRESH_MS = 5000;
+const LOG_MAX = 500;
+const PREVIEW_BYTES = 256; // binary bytes shown in hex per log entry
+const PREVIEW_CHARS = 4000; // text characters shown per log entry
 
-  // ---- small DOM helpers: text only, never parsed as HTML ---------
+const CLOSE_CODES = {
+  1000: "normal closure: the engine closed the connection, or you disconnected",
+  1001: "going away: the bridge is shutting down (or the page is being left)",
+  1002: "protocol error: a WebSocket protocol violation was detected",
+  1003: "unsupported data: a message type was not accepted",
+  1005: "no status code: the connection was closed without a close code",
+  1006: "connection failed or dropped: no close frame (the browser gives no details)",
+  1007: "invalid data: a text message was not valid UTF-8",
+  1008: "policy violation",
+  1009: "message too large: a message exceeded max_message_bytes",
+  1010: "mandatory extension missing",
+  1011: "engine error: the report engine's connection failed",
+  1012: "service restart",
+  1013: "engine unavailable: the report engine is not running; try again later",
+  1015: "TLS handshake failed: the certificate is not trusted",
+};
 
-  function $(id) {
-    return document.getElementById(id);
+const CERT_FIX = "Run \"Trust Certificate\" in the tray, or on the command line: orionbridge certs install";
+
+// ---- small DOM helpers: text only, never parsed as HTML -----------------
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function clear(node) {
+  while (node.firstChild) node.removeChild(node.firstChild);
+}
+
+function clock(d) {
+  const p = (n, w) => String(n).padStart(w, "0");
+  return p(d.getHours(), 2) + ":" + p(d.getMinutes(), 2) + ":" + p(d.getSeconds(), 2) + "." + p(d.getMilliseconds(), 3);
+}
+
+function str(v, fallback) {
+  return v === undefined || v === null || v === "" ? fallback : String(v);
+}
+
+function plural(n, word) {
+  return n + " " + word + (n === 1 ? "" : "s");
+}
+
+function capital(s) {
+  return s ? s.charAt(0).toUpperCase() + s.slice(1) : s;
+}
+
+// ---- endpoint ------------------------------------------------------------
+
+const port = Number(location.port) || 443;
+const endpoint = "wss://" + location.host;
+// The page is the bridge's own origin, so the client talks to this host and
+// port only. Its plain-HTTP probe is off: connect-src does not list
+// http://, and the page could not have loaded if TLS were the problem.
+const clientBase = { host: location.hostname, ports: [port], probeHttp: false, storageKey: null };
+
+// ---- status (probe + /health) ----------------------------------------------
+
+let health = null; // last good /health body
+let refreshTimer = null;
+let inFlight = false;
+
+function setBridgeStatus(kind, text) {
+  const p = $("bridge-status");
+  p.className = "status status-" + kind;
+  p.textContent = text;
+}
+
+function setCheck(name, state, text, fix) {
+  const row = $("check-" + name);
+  row.dataset.state = state;
+  $("check-" + name + "-text").textContent = text;
+  const f = $("check-" + name + "-fix");
+  if (f) {
+    f.textContent = fix || "";
+    f.hidden = !fix;
+    // A fix stands out; for a passing check the line is just a note.
+    f.className = state === "bad" || state === "warn" ? "check-fix" : "check-note";
   }
+}
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
+function renderRoutes(routes) {
+  const body = $("routes-body");
+  clear(body);
+  if (!routes.length) {
+    const tr = el("tr");
+    const td = el("td", "muted", "The bridge has no routes configured.");
+    td.colSpan = 4;
+    tr.appendChild(td);
+    body.appendChild(tr);
+    return;
   }
-
-  function clear(node) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
-
-  function pad(n, width) {
-    var s = String(n);
-    while (s.length < width) s = "0" + s;
-    return s;
-  }
-
-  function clock(d) {
-    return pad(d.getHours(), 2) + ":" + pad(d.getMinutes(), 2) + ":" +
-      pad(d.getSeconds(), 2) + "." + pad(d.getMilliseconds(), 3);
-  }
-
-  function str(v, fallback) {
-    return v === undefined || v === null || v === "" ? fallback : String(v);
-  }
-
-  // ---- endpoint --------------------------------------------------------
-
-  var wsScheme = location.protocol === "http:" ? "ws:" : "wss:";
-  var endpoint = wsScheme + "//" + location.host;
-
-  function wsURL(path) {
-    path = String(path || "/");
-    if (path.charAt(0) !== "/") path = "/" + path;
-    return endpoint + path;
-  }
-
-  // ---- status (/health) ------------------------------------------------
-
-  var health = null; // last good /health body
-  var refreshTimer = null;
-  var inFlight = false;
-
-  function setBridgeStatus(kind, text) {
-    var p = $("bridge-status");
-    p.className = "status status-" + kind;
-    p.textContent = text;
-  }
-
-  function renderRoutes(routes) {
-    var body = $("routes-body");
-    clear(body);
-    if (!routes.length) {
-      var tr = el("tr");
-      var td = el("td", "muted", "The bridge has no routes configured.");
-      td.colSpan = 4;
-      tr.appendChild(td);
-      body.appendChild(tr);
-      return;
-    }
-    routes.forEach(function (r) {
-      var tr = el("tr");
-      var path = el("td");
-      path.appendChild(el("code", null, str(r.path, "?")));
-      tr.appendChild(path);
-      var target = el("td");
-      target.appendChild(el("code", null, str(r.target, "?")));
-      tr.appendChild(target);
-      tr.appendChild(el("td", null, str(r.framing, "—")));
-      var engine = el("td");
-      if (r.reachable === true) {
-        engine.appendChild(el("span", "pill pill-ok", "reachable"));
-      } else if (r.reachable === false) {
-        engine.appendChild(el("span", "pill pill-bad", "not reachable"));
-        engine.appendChild(el("div", "error",
-          "engine not reachable at " + str(r.target, "?") + ": start the report engine"));
-      } else {
-        engine.appendChild(el("span", "pill pill-idle", "unknown"));
-      }
-      tr.appendChild(engine);
-      body.appendChild(tr);
-    });
-  }
-
-  function addField(dl, label, value, valueClass) {
-    var row = el("div");
-    row.appendChild(el("dt", null, label));
-    var dd = el("dd", valueClass || null);
-    if (value instanceof Node) dd.appendChild(value);
-    else dd.textContent = value;
-    row.appendChild(dd);
-    dl.appendChild(row);
-  }
-
-  function renderCertificate(cert) {
-    var box = $("certificate");
-    var dl = $("certificate-fields");
-    clear(dl);
-    if (!cert || typeof cert !== "object") {
-      box.hidden = true;
-      return;
-    }
-    var trusted = el("span");
-    if (cert.trusted === true) {
-      trusted.appendChild(el("span", "pill pill-ok", "trusted"));
+  for (const r of routes) {
+    const tr = el("tr");
+    const path = el("td");
+    path.appendChild(el("code", null, str(r.path, "?")));
+    tr.appendChild(path);
+    const target = el("td");
+    target.appendChild(el("code", null, str(r.target, "?")));
+    tr.appendChild(target);
+    tr.appendChild(el("td", null, str(r.framing, "—")));
+    const engine = el("td");
+    if (r.reachable === true) {
+      engine.appendChild(el("span", "pill pill-ok", "reachable"));
+    } else if (r.reachable === false) {
+      engine.appendChild(el("span", "pill pill-bad", "not reachable"));
+      engine.appendChild(el("div", "error", "Nothing answers at " + str(r.target, "?") + ": start the report engine."));
     } else {
-      trusted.appendChild(el("span", "pill pill-bad", "not trusted"));
-      trusted.appendChild(el("div", "muted",
-        "Browsers refuse wss:// to the bridge until its CA certificate is installed as trusted."));
+      engine.appendChild(el("span", "pill pill-idle", "unknown"));
     }
-    addField(dl, "Trusted by this system", trusted);
-    if (cert.ca_path) addField(dl, "CA certificate", el("code", "wrap", cert.ca_path));
-    if (cert.fingerprint) addField(dl, "Fingerprint", el("code", "wrap", cert.fingerprint));
-    if (cert.not_after) {
-      var text = String(cert.not_after);
-      var expired = false;
-      var d = new Date(text);
-      if (!isNaN(d.getTime())) {
-        var days = Math.floor((d.getTime() - Date.now()) / 86400000);
-        expired = days < 0;
-        text += expired ? " (expired)" : " (" + days + " day" + (days === 1 ? "" : "s") + " left)";
-      }
-      addField(dl, "Valid until", text, expired ? "error" : null);
-    }
-    box.hidden = false;
+    if (r.engine) engine.appendChild(el("div", "muted", "managed engine: " + r.engine));
+    tr.appendChild(engine);
+    body.appendChild(tr);
   }
+}
 
-  function fillRouteSelect(routes) {
-    var select = $("route");
-    var previous = select.value;
-    clear(select);
-    if (!routes.length) {
-      select.appendChild(el("option", null, "(no routes)"));
-      select.options[0].value = "";
-    }
-    routes.forEach(function (r) {
-      var opt = el("option", null, str(r.path, "?") + " → " + str(r.target, "?") +
-        " (" + str(r.framing, "?") + ")");
-      opt.value = str(r.path, "");
-      select.appendChild(opt);
-    });
-    // Keep the user's choice across refreshes when the route still exists.
-    for (var i = 0; i < select.options.length; i++) {
-      if (select.options[i].value === previous) {
-        select.selectedIndex = i;
-        break;
-      }
-    }
-    updateURL();
+function addField(dl, label, value, valueClass) {
+  const row = el("div");
+  row.appendChild(el("dt", null, label));
+  const dd = el("dd", valueClass || null);
+  if (value instanceof Node) dd.appendChild(value);
+  else dd.textContent = value;
+  row.appendChild(dd);
+  dl.appendChild(row);
+}
+
+function renderCertificate(cert) {
+  const box = $("certificate");
+  const dl = $("certificate-fields");
+  clear(dl);
+  if (!cert || typeof cert !== "object") {
+    box.hidden = true;
+    // This page loaded over https, so this browser accepted the certificate.
+    setCheck("certificate", "ok", "This browser trusts the bridge's certificate (this page loaded over HTTPS).");
+    return;
   }
-
-  function renderHealth(h) {
-    var routes = Array.isArray(h.routes) ? h.routes : [];
-    $("version").textContent = str(h.version, "unknown");
-    var down = routes.filter(function (r) { return r.reachable === false; }).length;
-    var sessions = typeof h.sessions === "number" ? h.sessions : null;
-    var summary = "Bridge " + (h.status === "ok" ? "OK" : str(h.status, "status unknown")) +
-      (sessions === null ? "" : " · " + sessions + " active session" + (sessions === 1 ? "" : "s")) +
-      " · " + routes.length + " route" + (routes.length === 1 ? "" : "s");
-    if (down) summary += " · " + down + " engine" + (down === 1 ? "" : "s") + " not reachable";
-    var ok = h.status === "ok";
-    setBridgeStatus(!ok ? "bad" : down ? "warn" : "ok", summary);
-    renderRoutes(routes);
-    renderCertificate(h.certificate);
-    var routesChanged = JSON.stringify(routes.map(function (r) { return [r.path, r.target, r.framing]; })) !==
-      JSON.stringify((health && Array.isArray(health.routes) ? health.routes : []).map(function (r) {
-        return [r.path, r.target, r.framing];
-      }));
-    if (!health || routesChanged) fillRouteSelect(routes);
-    health = h;
+  const trusted = el("span");
+  if (cert.trusted === true) {
+    trusted.appendChild(el("span", "pill pill-ok", "trusted"));
+    setCheck("certificate", "ok", "Trusted by this system's browsers" +
+      (cert.fingerprint ? " (CA fingerprint " + String(cert.fingerprint).slice(0, 23) + "…)." : "."));
+  } else {
+    trusted.appendChild(el("span", "pill pill-bad", "not trusted"));
+    trusted.appendChild(el("div", "muted", "Browsers refuse wss:// to the bridge until its CA certificate is installed as trusted."));
+    setCheck("certificate", "bad", "Not trusted by this system's browsers: other sites cannot connect.",
+      cert.fix ? "Fix: run \"Trust Certificate\" in the tray, or " + cert.fix + "." : "Fix: " + CERT_FIX + ".");
   }
+  addField(dl, "Trusted by this system", trusted);
+  if (cert.ca_path) addField(dl, "CA certificate", el("code", "wrap", cert.ca_path));
+  if (cert.fingerprint) addField(dl, "Fingerprint", el("code", "wrap", cert.fingerprint));
+  if (cert.not_after) {
+    let text = String(cert.not_after);
+    let expired = false;
+    const d = new Date(text);
+    if (!isNaN(d.getTime())) {
+      const days = Math.floor((d.getTime() - Date.now()) / 86400000);
+      expired = days < 0;
+      text += expired ? " (expired)" : " (" + plural(days, "day") + " left)";
+    }
+    addField(dl, "Valid until", text, expired ? "error" : null);
+  }
+  box.hidden = false;
+}
 
-  function refresh() {
-    if (inFlight) return;
-    inFlight = true;
-    var ctrl = typeof AbortController === "function" ? new AbortController() : null;
-    var timer = setTimeout(function () { if (ctrl) ctrl.abort(); }, HEALTH_TIMEOUT_MS);
-    fetch("/health", {
-      cache: "no-store",
-      credentials: "same-origin",
-      headers: { "Accept": "application/json" },
-      signal: ctrl ? ctrl.signal : undefined
-    }).then(function (res) {
-      if (!res.ok) throw new Error("HTTP " + res.status + " " + res.statusText);
-      return res.json();
-    }).then(function (h) {
-      if (!h || typeof h !== "object") throw new Error("unexpected /health body");
-      renderHealth(h);
+function renderEngines(routes) {
+  const down = routes.filter((r) => r.reachable === false);
+  if (!routes.length) {
+    setCheck("engines", "warn", "No routes are configured.", "Fix: add [[routes]] to the configuration.");
+  } else if (down.length) {
+    setCheck("engines", "bad", plural(down.length, "engine") + " not reachable: " +
+      down.map((r) => r.path + " → " + r.target).join(", ") + ".",
+    "Fix: start the report engine; sessions on these routes close with 1013 until it runs.");
+  } else {
+    setCheck("engines", "ok", "Every route's engine answers (" + routes.map((r) => r.path).join(", ") + ").");
+  }
+}
+
+function renderOrigin(result) {
+  // The bridge always allows its own diagnostics page; probe() confirms it
+  // the way a web page would, by reading /health with CORS.
+  if (result.health) {
+    setCheck("origin", "ok", "Allowed: the bridge always allows its own diagnostics page.",
+      "Other sites need \"Allow\" in the tray (or allowed_origins); the client reports \"origin\" for one that is not allowed.");
+  } else if (result.failure && result.failure.reason === "origin") {
+    setCheck("origin", "bad", location.origin + " is not allowed.", "Fix: " + REASONS.origin + ".");
+  } else {
+    setCheck("origin", "pending", "Unknown while the bridge does not answer.");
+  }
+}
+
+async function renderPermission() {
+  const state = await localNetworkPermission();
+  const text = {
+    granted: "Granted for this page.",
+    prompt: "Not needed on localhost. Public sites must ask the user for it (Chrome).",
+    denied: "Denied for this page: " + REASONS.permission + ".",
+    unsupported: "This browser has no Local Network Access permission.",
+  }[state] || state;
+  setCheck("permission", state === "denied" ? "bad" : "ok", text);
+}
+
+function renderHealth(h) {
+  const routes = Array.isArray(h.routes) ? h.routes : [];
+  $("version").textContent = str(h.version, "unknown");
+  const down = routes.filter((r) => r.reachable === false).length;
+  const sessions = typeof h.sessions === "number" ? h.sessions : null;
+  let summary = "Bridge " + (h.status === "ok" ? "OK" : str(h.status, "status unknown")) +
+    (sessions === null ? "" : " · " + plural(sessions, "active session")) +
+    " · " + plural(routes.length, "route");
+  if (down) summary += " · " + plural(down, "engine") + " not reachable";
+  const ok = h.status === "ok";
+  setBridgeStatus(!ok ? "bad" : down ? "warn" : "ok", summary);
+  renderRoutes(routes);
+  renderCertificate(h.certificate);
+  renderEngines(routes);
+  const key = (list) => JSON.stringify(list.map((r) => [r.path, r.target, r.framing]));
+  if (!health || key(routes) !== key(Array.isArray(health.routes) ? health.routes : [])) fillRouteSelect(routes);
+  health = h;
+}
+
+async function refresh() {
+  if (inFlight) return;
+  inFlight = true;
+  try {
+    const result = await probe(Object.assign({}, clientBase, { route: $("route").value || "/ws" }));
+    if (result.health) {
+      renderHealth(result.health);
       $("checked-at").textContent = "Checked at " + clock(new Date()) + ".";
-    }).catch(function (err) {
-      var why = err && err.name === "AbortError" ? "no answer within " + HEALTH_TIMEOUT_MS / 1000 + " s" :
-        String(err && err.message ? err.message : err);
-      setBridgeStatus("bad", "Bridge not responding at " + location.origin + "/health: " + why);
+    } else {
+      const f = result.failure;
+      setBridgeStatus("bad", "Bridge not responding at " + location.origin + "/health" +
+        (f ? ": " + f.message + (f.detail ? " (" + f.detail + ")" : "") : ""));
       $("checked-at").textContent = "Last attempt at " + clock(new Date()) + ".";
-    }).then(function () {
-      clearTimeout(timer);
-      inFlight = false;
-    });
+    }
+    renderOrigin(result);
+    await renderPermission();
+  } finally {
+    inFlight = false;
   }
+}
 
-  function scheduleRefresh() {
-    if (refreshTimer) clearInterval(refreshTimer);
-    refreshTimer = null;
-    if ($("auto-refresh").checked) {
-      refreshTimer = setInterval(function () {
-        if (!document.hidden) refresh();
-      }, REFRESH_MS);
+function scheduleRefresh() {
+  if (refreshTimer) clearInterval(refreshTimer);
+  refreshTimer = null;
+  if ($("auto-refresh").checked) {
+    refreshTimer = setInterval(() => {
+      if (!document.hidden) refresh();
+    }, REFRESH_MS);
+  }
+}
+
+function fillRouteSelect(routes) {
+  const select = $("route");
+  const previous = select.value;
+  clear(select);
+  if (!routes.length) {
+    const opt = el("option", null, "(no routes)");
+    opt.value = "";
+    select.appendChild(opt);
+  }
+  for (const r of routes) {
+    const opt = el("option", null, str(r.path, "?") + " → " + str(r.target, "?") + " (" + str(r.framing, "?") + ")");
+    opt.value = str(r.path, "");
+    select.appendChild(opt);
+  }
+  // Keep the user's choice across refreshes when the route still exists.
+  for (let i = 0; i < select.options.length; i++) {
+    if (select.options[i].value === previous) {
+      select.selectedIndex = i;
+      break;
     }
   }
+  updateURL();
+  updateState();
+}
 
-  // ---- log -------------------------------------------------------------
+// ---- log -------------------------------------------------------------------
 
-  function log(kind, text, detail) {
-    var list = $("log");
-    var stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
-    var li = el("li", "entry entry-" + kind);
-    li.appendChild(el("span", "time", clock(new Date())));
-    li.appendChild(el("span", "dir", { sent: "→", recv: "←", info: "•", error: "!", close: "×", open: "✓" }[kind] || "•"));
-    var body = el("div", "body");
-    body.appendChild(el("div", "text", text));
-    if (detail) body.appendChild(el("div", "detail", detail));
-    li.appendChild(body);
-    list.appendChild(li);
-    while (list.childNodes.length > LOG_MAX) list.removeChild(list.firstChild);
-    if (stick) list.scrollTop = list.scrollHeight;
-  }
+function log(kind, text, detail) {
+  const list = $("log");
+  const stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+  const li = el("li", "entry entry-" + kind);
+  li.dataset.kind = kind;
+  li.appendChild(el("span", "time", clock(new Date())));
+  li.appendChild(el("span", "dir", { sent: "→", queued: "⋯", recv: "←", info: "•", error: "!", close: "×", open: "✓" }[kind] || "•"));
+  const body = el("div", "body");
+  body.appendChild(el("div", "text", text));
+  if (detail) body.appendChild(el("div", "detail", detail));
+  li.appendChild(body);
+  list.appendChild(li);
+  while (list.childNodes.length > LOG_MAX) list.removeChild(list.firstChild);
+  if (stick) list.scrollTop = list.scrollHeight;
+}
 
-  function toHex(bytes) {
-    var n = Math.min(bytes.length, PREVIEW_BYTES);
-    var parts = new Array(n);
-    for (var i = 0; i < n; i++) parts[i] = pad(bytes[i].toString(16), 2);
-    return parts.join(" ") + (bytes.length > n ? " …" : "");
-  }
+function toHex(bytes) {
+  const n = Math.min(bytes.length, PREVIEW_BYTES);
+  const parts = new Array(n);
+  for (let i = 0; i < n; i++) parts[i] = bytes[i].toString(16).padStart(2, "0");
+  return parts.join(" ") + (bytes.length > n ? " …" : "");
+}
 
-  function describeBytes(bytes) {
-    return bytes.length + " byte" + (bytes.length === 1 ? "" : "s") +
-      (bytes.length > PREVIEW_BYTES ? " (first " + PREVIEW_BYTES + " shown)" : "");
-  }
+function describeBytes(bytes) {
+  return plural(bytes.length, "byte") + (bytes.length > PREVIEW_BYTES ? " (first " + PREVIEW_BYTES + " shown)" : "");
+}
 
-  function describeText(s) {
-    return s.length > PREVIEW_CHARS ? s.slice(0, PREVIEW_CHARS) + " …" : s;
-  }
+// printable shows short binary that is plain ASCII as text too.
+function printable(bytes) {
+  if (bytes.length > 200) return "";
+  for (const b of bytes) if (b < 0x20 || b > 0x7e) return "";
+  return " · \"" + String.fromCharCode(...bytes) + "\"";
+}
 
-  // parseHex accepts "de ad be ef", "deadbeef", "0xde,0xad", "de:ad".
-  // It returns {bytes} or {error}.
-  function parseHex(input) {
-    var tokens = input.trim().split(/[\s,:;]+/).filter(function (t) { return t !== ""; });
-    if (!tokens.length) return { error: "Nothing to send: type hex bytes such as de ad be ef." };
-    var out = [];
-    for (var i = 0; i < tokens.length; i++) {
-      var t = tokens[i].replace(/^0x/i, "");
-      if (!/^[0-9a-fA-F]+$/.test(t)) {
-        return { error: "Invalid hex \"" + tokens[i] + "\" (item " + (i + 1) + "): use hex digits 0-9 a-f, e.g. de ad be ef." };
-      }
-      if (t.length % 2 !== 0) {
-        return { error: "Invalid hex \"" + tokens[i] + "\" (item " + (i + 1) + "): odd number of digits; each byte is two digits, e.g. 0f not f." };
-      }
-      for (var j = 0; j < t.length; j += 2) out.push(parseInt(t.substr(j, 2), 16));
+function describeText(s) {
+  return s.length > PREVIEW_CHARS ? s.slice(0, PREVIEW_CHARS) + " …" : s;
+}
+
+// parseHex accepts "de ad be ef", "deadbeef", "0xde,0xad", "de:ad".
+// It returns {bytes} or {error}.
+function parseHex(input) {
+  const tokens = input.trim().split(/[\s,:;]+/).filter((t) => t !== "");
+  if (!tokens.length) return { error: "Nothing to send: type hex bytes such as de ad be ef." };
+  const out = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i].replace(/^0x/i, "");
+    if (!/^[0-9a-fA-F]+$/.test(t)) {
+      return { error: "Invalid hex \"" + tokens[i] + "\" (item " + (i + 1) + "): use hex digits 0-9 a-f, e.g. de ad be ef." };
     }
-    return { bytes: new Uint8Array(out) };
-  }
-
-  // ---- console ---------------------------------------------------------
-
-  var ws = null;
-
-  function stateName(s) {
-    return ["connecting", "open", "closing", "disconnected"][s] || "disconnected";
-  }
-
-  function updateURL() {
-    var path = $("route").value;
-    $("ws-url").textContent = path ? wsURL(path) : "—";
-  }
-
-  function updateState() {
-    var s = ws ? ws.readyState : 3;
-    var pill = $("ws-state");
-    pill.textContent = stateName(s);
-    pill.className = "pill " + (s === 1 ? "pill-ok" : s === 3 ? "pill-idle" : "pill-warn");
-    $("connect").disabled = s !== 3 || !$("route").value;
-    $("disconnect").disabled = s === 3;
-    $("route").disabled = s !== 3;
-    $("token").disabled = s !== 3;
-    $("send-text").disabled = s !== 1;
-    $("send-binary").disabled = s !== 1;
-  }
-
-  function showSendError(msg) {
-    var p = $("send-error");
-    p.textContent = msg || "";
-    p.hidden = !msg;
-  }
-
-  function connect() {
-    if (ws) return;
-    var path = $("route").value;
-    if (!path) {
-      log("error", "Choose a route first.");
-      return;
+    if (t.length % 2 !== 0) {
+      return { error: "Invalid hex \"" + tokens[i] + "\" (item " + (i + 1) + "): odd number of digits; each byte is two digits, e.g. 0f not f." };
     }
-    var url = wsURL(path);
-    var token = $("token").value.trim();
-    var protocols = token ? ["bearer." + token] : [];
-    var sock;
-    try {
-      sock = new WebSocket(url, protocols);
-    } catch (err) {
-      // The browser's message would repeat the token, so it is not shown when one is set.
-      log("error", "Cannot open " + url + ": " + (token ?
-        "the token contains characters a WebSocket subprotocol cannot carry" :
-        (err && err.message ? err.message : String(err))),
-        token ? "A token may contain only letters, digits and !#$%&'*+-.^_`|~ (it is sent as subprotocol bearer.<token>)." : null);
-      return;
+    for (let j = 0; j < t.length; j += 2) out.push(parseInt(t.slice(j, j + 2), 16));
+  }
+  return { bytes: new Uint8Array(out) };
+}
+
+// ---- console -----------------------------------------------------------------
+
+let client = null;
+let lastLoggedReason = "";
+
+function updateURL() {
+  const path = $("route").value;
+  $("ws-url").textContent = path ? endpoint + path : "—";
+}
+
+function updateState() {
+  const status = client ? client.status : "disconnected";
+  const pill = $("ws-state");
+  pill.textContent = status;
+  pill.className = "pill " + ({ open: "pill-ok", connecting: "pill-warn", reconnecting: "pill-warn" }[status] || "pill-idle");
+  const idle = !client;
+  $("connect").disabled = !idle || !$("route").value;
+  $("disconnect").disabled = idle;
+  $("route").disabled = !idle;
+  $("token").disabled = !idle;
+  $("reconnect").disabled = !idle;
+  // Sends are queued while (re)connecting, so they stay enabled.
+  $("send-text").disabled = idle;
+  $("send-binary").disabled = idle;
+}
+
+function showSendError(msg) {
+  const p = $("send-error");
+  p.textContent = msg || "";
+  p.hidden = !msg;
+}
+
+function showConsoleFailure(f) {
+  const p = $("console-failure");
+  p.hidden = !f;
+  p.textContent = f ? f.reason + ": " + capital(f.message) + "." + (f.detail ? " " + f.detail : "") : "";
+}
+
+function startConsole() {
+  if (client) return;
+  const route = $("route").value;
+  if (!route) {
+    log("error", "Choose a route first.");
+    return;
+  }
+  const token = $("token").value.trim();
+  lastLoggedReason = "";
+  log("info", "Connecting to " + endpoint + route + (token ? " with subprotocol bearer.<token>" : "") + " …");
+  const c = connect(Object.assign({}, clientBase, { route, token: token || undefined, reconnect: $("reconnect").checked }));
+  client = c;
+  c.on("status", (e) => {
+    if (client !== c) return;
+    const s = e.detail.status;
+    if (s === "open") {
+      lastLoggedReason = "";
+      showConsoleFailure(null);
+      log("open", "Connection opened to " + c.url, "subprotocol: " + (c.protocol || "none"));
+    } else if (s === "reconnecting" && e.detail.previous === "open") {
+      log("info", "Reconnecting by itself …");
+    } else if (s === "closed") {
+      log("info", "Closed; the console does not reconnect.");
+      client = null;
     }
-    sock.binaryType = "arraybuffer";
-    ws = sock;
-    log("info", "Connecting to " + url + (token ? " with subprotocol bearer.<token>" : "") + " …");
-    sock.onopen = function () {
-      if (ws !== sock) return;
-      var proto = sock.protocol ? (sock.protocol.indexOf("bearer.") === 0 ? "bearer.<token>" : sock.protocol) : "none";
-      log("open", "Connection opened to " + url, "subprotocol: " + proto);
-      updateState();
-    };
-    sock.onmessage = function (ev) {
-      if (ws !== sock) return;
-      if (typeof ev.data === "string") {
-        log("recv", describeText(ev.data), "text, " + ev.data.length + " character" + (ev.data.length === 1 ? "" : "s"));
-      } else {
-        var bytes = new Uint8Array(ev.data);
-        log("recv", toHex(bytes), "binary, " + describeBytes(bytes));
-      }
-    };
-    sock.onerror = function () {
-      if (ws !== sock) return;
-      log("error", "Connection error (the browser gives no details; see the close code below).");
-    };
-    sock.onclose = function (ev) {
-      if (ws !== sock) return;
-      ws = null;
-      var meaning = CLOSE_CODES[ev.code] ||
-        (ev.code >= 4000 && ev.code <= 4999 ? "application-defined code" : "unknown close code");
-      var detail = "reason: " + (ev.reason ? "\"" + ev.reason + "\"" : "(none)") +
-        (ev.wasClean ? "" : " · not a clean close");
-      if (ev.code === 1006) {
-        detail += " · also seen when the bridge refuses the handshake (origin not allowed or token rejected)";
-      }
-      log("close", "Closed with code " + ev.code + ": " + meaning, detail);
-      updateState();
-    };
     updateState();
-  }
-
-  function disconnect() {
-    if (!ws) return;
-    if (ws.readyState === 0 || ws.readyState === 1) {
-      log("info", "Disconnecting …");
-      ws.close(1000, "closed from the diagnostics page");
+  });
+  c.on("failure", (e) => {
+    if (client !== c) return;
+    const f = e.detail;
+    showConsoleFailure(f);
+    // One log line per new reason: retries with the same one stay quiet.
+    if (f.reason !== lastLoggedReason) {
+      lastLoggedReason = f.reason;
+      log("error", "Failure \"" + f.reason + "\": " + capital(f.message) + ".", f.detail || null);
     }
-    updateState();
-  }
-
-  function sendText() {
-    showSendError("");
-    if (!ws || ws.readyState !== 1) return;
-    var text = $("message").value;
-    ws.send(text);
-    log("sent", describeText(text), "text, " + text.length + " character" + (text.length === 1 ? "" : "s"));
-  }
-
-  function sendBinary() {
-    showSendError("");
-    if (!ws || ws.readyState !== 1) return;
-    var parsed = parseHex($("message").value);
-    if (parsed.error) {
-      showSendError(parsed.error);
-      return;
+  });
+  c.on("retry", (e) => {
+    $("ws-state").title = "next attempt in " + Math.round(e.detail.delayMs / 100) / 10 + " s";
+  });
+  c.on("close", (e) => {
+    const d = e.detail;
+    const meaning = CLOSE_CODES[d.code] || (d.code >= 4000 && d.code <= 4999 ? "application-defined code" : "unknown close code");
+    log("close", "Closed with code " + d.code + ": " + meaning,
+      "reason: " + (d.reason ? "\"" + d.reason + "\"" : "(none)") + (d.wasClean ? "" : " · not a clean close"));
+  });
+  c.on("message", (e) => {
+    if (typeof e.data === "string") {
+      log("recv", describeText(e.data), "text, " + plural(e.data.length, "character"));
+    } else {
+      const bytes = new Uint8Array(e.data);
+      log("recv", toHex(bytes), "binary, " + describeBytes(bytes) + printable(bytes));
     }
-    ws.send(parsed.bytes);
-    log("sent", toHex(parsed.bytes), "binary, " + describeBytes(parsed.bytes));
+  });
+  updateState();
+}
+
+function stopConsole() {
+  if (!client) return;
+  const c = client;
+  client = null;
+  log("info", "Disconnecting …");
+  c.close(1000, "closed from the diagnostics page");
+  showConsoleFailure(null);
+  updateState();
+}
+
+function sendData(data, shown, detail) {
+  showSendError("");
+  if (!client) return;
+  try {
+    const now = client.send(data);
+    log(now ? "sent" : "queued", shown, detail + (now ? "" : " · queued until the session opens"));
+  } catch (err) {
+    showSendError(String(err && err.message ? err.message : err));
   }
+}
 
-  // ---- wiring ----------------------------------------------------------
+function sendText() {
+  const text = $("message").value;
+  sendData(text, describeText(text), "text, " + plural(text.length, "character"));
+}
 
-  function init() {
-    $("endpoint").textContent = endpoint;
-    $("origin").textContent = location.origin;
-    $("origin-note").textContent = location.origin;
-
-    $("refresh").addEventListener("click", refresh);
-    $("auto-refresh").addEventListener("change", scheduleRefresh);
-    $("route").addEventListener("change", function () { updateURL(); updateState(); });
-    $("connect-form").addEventListener("submit", function (ev) { ev.preventDefault(); connect(); });
-    $("disconnect").addEventListener("click", disconnect);
-    $("send-form").addEventListener("submit", function (ev) { ev.preventDefault(); sendText(); });
-    $("send-binary").addEventListener("click", sendBinary);
-    $("message").addEventListener("input", function () { showSendError(""); });
-    $("clear-log").addEventListener("click", function () { clear($("log")); });
-    document.addEventListener("visibilitychange", function () {
-      if (!document.hidden && $("auto-refresh").checked) refresh();
-    });
-
-    updateState();
-    refresh();
-    scheduleRefresh();
+function sendBinary() {
+  const parsed = parseHex($("message").value);
+  if (parsed.error) {
+    showSendError(parsed.error);
+    return;
   }
+  sendData(parsed.bytes, toHex(parsed.bytes), "binary, " + describeBytes(parsed.bytes));
+}
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
-})();
+// ---- wiring ------------------------------------------------------------------
+
+function init() {
+  $("endpoint").textContent = endpoint;
+  $("origin").textContent = location.origin;
+
+  $("refresh").addEventListener("click", refresh);
+  $("auto-refresh").addEventListener("change", scheduleRefresh);
+  $("route").addEventListener("change", () => { updateURL(); updateState(); });
+  $("connect-form").addEventListener("submit", (ev) => { ev.preventDefault(); startConsole(); });
+  $("disconnect").addEventListener("click", stopConsole);
+  $("send-form").addEventListener("submit", (ev) => { ev.preventDefault(); sendText(); });
+  $("send-binary").addEventListener("click", sendBinary);
+  $("message").addEventListener("input", () => showSendError(""));
+  $("clear-log").addEventListener("click", () => clear($("log")));
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && $("auto-refresh").checked) refresh();
+  });
+
+  updateState();
+  refresh();
+  scheduleRefresh();
+}
+
+init();

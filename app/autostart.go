@@ -1,0 +1,182 @@
+package app
+
+// Start at login: the tray app (orionbridge with no arguments) starts when
+// the user logs in. One file per platform does the writing, with the exact
+// file or registry value beside each call: autostart_linux.go (an XDG
+// autostart .desktop file), autostart_darwin.go (a LaunchAgent),
+// autostart_windows.go (the HKCU Run key). The contents are built here, by
+// pure functions, so Linux tests check every platform's.
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+const autostartUsage = "usage: orionbridge autostart on|off|status"
+
+// AutostartEnabled reports whether the tray app starts when the current
+// user logs in. It backs the tray's "Start at Login" check item.
+func AutostartEnabled() (bool, error) {
+	on, _, err := autostartState()
+	return on, err
+}
+
+// SetAutostart makes the tray app start, or no longer start, when the
+// current user logs in. Both directions are idempotent; turning it on again
+// rewrites the entry with this executable's current path.
+func SetAutostart(on bool) error {
+	if !on {
+		return disableAutostart()
+	}
+	exe, err := executablePath()
+	if err != nil {
+		return err
+	}
+	_, err = enableAutostart(exe)
+	return err
+}
+
+// autostartCommand runs `orionbridge autostart on|off|status`.
+func autostartCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 || (args[0] != "on" && args[0] != "off" && args[0] != "status") {
+		if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprintln(stdout, autostartUsage)
+			return exitOK
+		}
+		fmt.Fprintln(stderr, autostartUsage)
+		return exitUsage
+	}
+	// Start at login is the user's own; under sudo it would be root's.
+	if _, underSudo := invokingUser(); underSudo && args[0] != "status" {
+		fmt.Fprintln(stderr, "orionbridge autostart: start at login is per user: run it without sudo")
+		return exitUsage
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "orionbridge autostart %s: %v\n", args[0], err)
+		return exitFailure
+	}
+	switch args[0] {
+	case "on":
+		if err := SetAutostart(true); err != nil {
+			return fail(err)
+		}
+	case "off":
+		if err := SetAutostart(false); err != nil {
+			return fail(err)
+		}
+	}
+	on, where, err := autostartState()
+	if err != nil {
+		return fail(err)
+	}
+	if on {
+		fmt.Fprintf(stdout, "on (%s)\n", where)
+	} else {
+		fmt.Fprintln(stdout, "off")
+	}
+	return exitOK
+}
+
+// autostartComment describes the app in the desktop's list of startup
+// applications.
+const autostartComment = "Connects the Orion web editor to the report engine on this computer"
+
+// desktopEntry is the XDG autostart file for exe, following the Desktop
+// Entry Specification 1.5.
+func desktopEntry(exe string) (string, error) {
+	if strings.ContainsAny(exe, "\n\r") {
+		return "", fmt.Errorf("the path %q has a line break, which a .desktop file cannot hold", exe)
+	}
+	return "[Desktop Entry]\n" +
+		"Type=Application\n" +
+		"Name=Orion Bridge\n" +
+		"Comment=" + autostartComment + "\n" +
+		"Exec=" + desktopExec(exe) + "\n" +
+		"Icon=orionbridge\n" +
+		"Terminal=false\n" +
+		"X-GNOME-Autostart-enabled=true\n", nil
+}
+
+// desktopExec writes exe as the Exec key's value. The spec's two layers
+// apply in order: an argument with a reserved character is quoted, with ",
+// `, $ and \ escaped by a backslash inside the quotes, and % doubled (it
+// starts field codes); then the value, like any string value, has each
+// backslash doubled.
+func desktopExec(exe string) string {
+	arg := strings.ReplaceAll(exe, "%", "%%")
+	if strings.ContainsAny(exe, " \t\"'\\><~|&;$*?#()`") {
+		arg = `"` + strings.NewReplacer(`"`, `\"`, "`", "\\`", `$`, `\$`, `\`, `\\`).Replace(arg) + `"`
+	}
+	return strings.ReplaceAll(arg, `\`, `\\`)
+}
+
+// launchAgentLabel names the tray's LaunchAgent; `service` uses
+// serviceNameDarwin, so the two never share a file.
+const launchAgentLabel = "com.orionreport.bridge"
+
+// launchAgentPlist is the LaunchAgent that starts the tray app, exe with
+// no arguments, at login.
+func launchAgentPlist(exe string) string {
+	esc := func(s string) string {
+		var e strings.Builder
+		xml.EscapeText(&e, []byte(s)) // a strings.Builder never fails
+		return e.String()
+	}
+	return `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>Label</key>
+	<string>` + esc(launchAgentLabel) + `</string>
+	<key>ProgramArguments</key>
+	<array>
+		<string>` + esc(exe) + `</string>
+	</array>
+	<key>RunAtLoad</key>
+	<true/>
+	<key>LimitLoadToSessionType</key>
+	<string>Aqua</string>
+	<key>ProcessType</key>
+	<string>Interactive</string>
+</dict>
+</plist>
+`
+}
+
+// runKeyValue is the HKCU Run value for exe: the path in quotes, because
+// Windows splits an unquoted command line at its first space
+// (C:\Program Files\…).
+func runKeyValue(exe string) string { return `"` + exe + `"` }
+
+// writeFileAtomic replaces path with data, so that a crash or a full disk
+// never leaves a half-written file. Missing folders are created private to
+// the user: ~/.config/autostart, ~/Library/LaunchAgents and the config
+// folder are read by nobody else.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), perm)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,59 @@
+package app
+
+// macOS: a LaunchAgent, which launchd loads when the user logs in:
+//
+//	~/Library/LaunchAgents/com.orionreport.bridge.plist
+//
+// Nothing is run through launchctl: `launchctl load` now would start a
+// second tray next to this one, and `launchctl unload` would quit a tray
+// that launchd started. The file takes effect at the next login.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+func autostartFile() (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("locate ~/Library/LaunchAgents: %w", err)
+	}
+	return filepath.Join(home, "Library", "LaunchAgents", launchAgentLabel+".plist"), nil
+}
+
+// autostartState: the agent is on when its property list exists.
+func autostartState() (on bool, where string, err error) {
+	path, err := autostartFile()
+	if err != nil {
+		return false, "", err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return false, path, nil
+	} else if err != nil {
+		return false, path, fmt.Errorf("read %s: %w", path, err)
+	}
+	return true, path, nil
+}
+
+// enableAutostart writes ~/Library/LaunchAgents/com.orionreport.bridge.plist.
+func enableAutostart(exe string) (string, error) {
+	path, err := autostartFile()
+	if err != nil {
+		return "", err
+	}
+	return path, writeFileAtomic(path, []byte(launchAgentPlist(exe)), 0o644)
+}
+
+// disableAutostart removes ~/Library/LaunchAgents/com.orionreport.bridge.plist.
+func disableAutostart() error {
+	path, err := autostartFile()
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package app
+
+// Linux: an XDG autostart entry (Desktop Application Autostart
+// Specification), which GNOME, KDE, Xfce, Cinnamon, MATE and LXQt all read
+// at login:
+//
+//	$XDG_CONFIG_HOME/autostart/orionbridge.desktop
+//	(~/.config/autostart/orionbridge.desktop when XDG_CONFIG_HOME is unset)
+//
+// Entries IT deploys in $XDG_CONFIG_DIRS/autostart (/etc/xdg/autostart) are
+// theirs, not the user's toggle, and are left alone.
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// autostartFile is where the entry lives. The spec says to ignore a
+// relative $XDG_CONFIG_HOME, as userDataDir does for $XDG_DATA_HOME.
+func autostartFile() (string, error) {
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if !filepath.IsAbs(dir) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("locate the autostart folder: %w", err)
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "autostart", "orionbridge.desktop"), nil
+}
+
+// autostartState reads the entry. A desktop's own "startup applications"
+// switch turns an entry off without deleting it, by Hidden=true (the spec)
+// or X-GNOME-Autostart-enabled=false (GNOME), so both count as off.
+func autostartState() (on bool, where string, err error) {
+	path, err := autostartFile()
+	if err != nil {
+		return false, "", err
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, path, nil
+	}
+	if err != nil {
+		return false, path, fmt.Errorf("read %s: %w", path, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		key, value, _ := strings.Cut(sc.Text(), "=")
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		if (key == "Hidden" && value == "true") || (key == "X-GNOME-Autostart-enabled" && value == "false") {
+			return false, path, nil
+		}
+	}
+	return true, path, nil
+}
+
+// enableAutostart writes $XDG_CONFIG_HOME/autostart/orionbridge.desktop.
+func enableAutostart(exe string) (string, error) {
+	path, err := autostartFile()
+	if err != nil {
+		return "", err
+	}
+	entry, err := desktopEntry(exe)
+	if err != nil {
+		return "", err
+	}
+	return path, writeFileAtomic(path, []byte(entry), 0o644)
+}
+
+// disableAutostart removes $XDG_CONFIG_HOME/autostart/orionbridge.desktop.
+func disableAutostart() error {
+	path, err := autostartFile()
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package app
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// desktopFileValidate finds desktop-file-validate (Debian package
+// desktop-file-utils). Missing, it fails the test under CI, which installs
+// it, and skips elsewhere.
+func desktopFileValidate(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("desktop-file-validate")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("desktop-file-validate not found: install the Debian package desktop-file-utils (make deps-test does)")
+		}
+		t.Skip("desktop-file-validate not found: install the Debian package desktop-file-utils")
+	}
+	return p
+}
+
+func validateDesktopFile(t *testing.T, validate, path string) {
+	t.Helper()
+	out, err := exec.Command(validate, path).CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Errorf("desktop-file-validate %s: %v\n%s", path, err, out)
+	}
+}
+
+func TestAutostartLinux(t *testing.T) {
+	validate := desktopFileValidate(t)
+	_, configHome, _ := setHome(t)
+	t.Setenv("SUDO_USER", "")
+	exe, err := executablePath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(configHome, "autostart", "orionbridge.desktop")
+	want, err := desktopEntry(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name   string
+		before func() // changes the file as a desktop would
+		arg    string
+		stdout string
+		file   string // the file's content afterwards; "" means absent
+	}{
+		{name: "status at first", arg: "status", stdout: "off\n"},
+		{name: "off when off", arg: "off", stdout: "off\n"},
+		{name: "on", arg: "on", stdout: "on (" + path + ")\n", file: want},
+		{name: "on again", arg: "on", stdout: "on (" + path + ")\n", file: want},
+		{name: "status when on", arg: "status", stdout: "on (" + path + ")\n", file: want},
+		{name: "turned off in GNOME's settings", arg: "status", stdout: "off\n", file: "x",
+			before: func() { writeFile(t, path, strings.Replace(want, "enabled=true", "enabled=false", 1)) }},
+		{name: "hidden by another desktop", arg: "status", stdout: "off\n", file: "x",
+			before: func() { writeFile(t, path, want+"Hidden=true\n") }},
+		{name: "on rewrites a disabled entry", arg: "on", stdout: "on (" + path + ")\n", file: want},
+		{name: "off", arg: "off", stdout: "off\n"},
+		{name: "off again", arg: "off", stdout: "off\n"},
+		{name: "status when off", arg: "status", stdout: "off\n"},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			if s.before != nil {
+				s.before()
+			}
+			code, stdout, stderr := runMain(t, "autostart", s.arg)
+			if code != exitOK || stdout != s.stdout || stderr != "" {
+				t.Fatalf("exit %d, stdout %q (want %q), stderr %q", code, stdout, s.stdout, stderr)
+			}
+			data, err := os.ReadFile(path)
+			switch {
+			case s.file == "" && !os.IsNotExist(err):
+				t.Errorf("the file is there: %v", err)
+			case s.file == "x":
+			case s.file != "" && string(data) != s.file:
+				t.Errorf("file %q: %v\n%s\nwant\n%s", path, err, data, s.file)
+			}
+			if s.file == want {
+				if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+					t.Errorf("mode: %v %v", fi, err)
+				}
+				validateDesktopFile(t, validate, path)
+			}
+			on, err := AutostartEnabled()
+			if err != nil || on != strings.HasPrefix(s.stdout, "on") {
+				t.Errorf("AutostartEnabled() = %v, %v", on, err)
+			}
+		})
+	}
+	// The API the tray calls.
+	if err := SetAutostart(true); err != nil {
+		t.Fatal(err)
+	}
+	if on, err := AutostartEnabled(); !on || err != nil {
+		t.Errorf("after SetAutostart(true): %v, %v", on, err)
+	}
+	if err := SetAutostart(false); err != nil {
+		t.Fatal(err)
+	}
+	if on, err := AutostartEnabled(); on || err != nil {
+		t.Errorf("after SetAutostart(false): %v, %v", on, err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 0 {
+		t.Errorf("left behind in %s: %v", filepath.Dir(path), entries)
+	}
+}
+
+func TestAutostartFolder(t *testing.T) {
+	home, configHome, _ := setHome(t)
+	tests := []struct {
+		name, xdg, want string
+	}{
+		{"XDG_CONFIG_HOME", configHome, filepath.Join(configHome, "autostart", "orionbridge.desktop")},
+		{"unset", "", filepath.Join(home, ".config", "autostart", "orionbridge.desktop")},
+		{"relative, so ignored", "relative/dir", filepath.Join(home, ".config", "autostart", "orionbridge.desktop")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("XDG_CONFIG_HOME", tt.xdg)
+			if got, err := autostartFile(); got != tt.want || err != nil {
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			}
+			if err := SetAutostart(true); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(tt.want); err != nil {
+				t.Error(err)
+			}
+			if err := SetAutostart(false); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(tt.want); !os.IsNotExist(err) {
+				t.Errorf("still there: %v", err)
+			}
+		})
+	}
+}
+
+// TestDesktopEntryValidates has desktop-file-validate judge the Exec
+// quoting of awkward paths.
+func TestDesktopEntryValidates(t *testing.T) {
+	validate := desktopFileValidate(t)
+	for _, exe := range []string{
+		"/usr/bin/orionbridge",
+		"/opt/Orion Bridge/orionbridge",
+		`/opt/say "hi"/orionbridge`,
+		"/opt/$HOME/`x`/orionbridge",
+		`/opt/back\slash/orionbridge`,
+		"/opt/100% sure/orionbridge",
+		"/home/ann/Apps (old); it's/orionbridge",
+	} {
+		entry, err := desktopEntry(exe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "orionbridge.desktop")
+		writeFile(t, path, entry)
+		validateDesktopFile(t, validate, path)
+	}
+}
+
+func TestAutostartUnderSudo(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("sudo is recognised only when running as root") // see invokingUser
+	}
+	setHome(t)
+	t.Setenv("SUDO_USER", "nobody")
+	for _, arg := range []string{"on", "off"} {
+		code, _, stderr := runMain(t, "autostart", arg)
+		if code != exitUsage || !strings.Contains(stderr, "per user: run it without sudo") {
+			t.Errorf("%s: exit %d, stderr %q", arg, code, stderr)
+		}
+	}
+	if code, stdout, _ := runMain(t, "autostart", "status"); code != exitOK || stdout != "off\n" {
+		t.Errorf("status: exit %d, stdout %q", code, stdout)
+	}
+}

@@ -1,0 +1,153 @@
+package app
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"orionbridge/certs"
+)
+
+// redacted stands in for the token wherever a support bundle would show it.
+const redacted = "(redacted)"
+
+// WriteSupportBundle writes a zip for IT: the logs, the config (token
+// redacted; the control secret is never included), the certificate and
+// trust status, the health and live sessions, and version and OS.
+func WriteSupportBundle(w io.Writer, ctrl Controller) error {
+	z := zip.NewWriter(w)
+	info := ctrl.Info()
+	cfg := ctrl.Config()
+	scrub := func(b []byte) []byte {
+		if cfg.Token == "" {
+			return b
+		}
+		return bytes.ReplaceAll(b, []byte(cfg.Token), []byte(redacted))
+	}
+	add := func(name string, data []byte) error {
+		f, err := z.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(scrub(data))
+		return err
+	}
+
+	about := fmt.Sprintf("Orion Bridge %s\nmode: %s\npid: %d\nstarted: %s\nOS: %s/%s\nGo: %s\nwritten: %s\nconfig: %s\nmanaged keys: %s\nlogs: %s\n",
+		info.Version, info.Mode, info.PID, info.Started.Format(time.RFC3339), runtime.GOOS, runtime.GOARCH, runtime.Version(),
+		time.Now().Format(time.RFC3339), info.ConfigPath, strings.Join(info.ManagedKeys, ", "), info.LogDir)
+	if err := add("about.txt", []byte(about)); err != nil {
+		return err
+	}
+
+	shown := cfg
+	if shown.Token != "" {
+		shown.Token = redacted
+	}
+	conf, err := toml.Marshal(fileConfig{Config: shown, PingInterval: shown.PingInterval.String(), PongTimeout: shown.PongTimeout.String()})
+	if err != nil {
+		return fmt.Errorf("support bundle: config: %w", err)
+	}
+	if err := add("config.toml", conf); err != nil {
+		return err
+	}
+
+	var certText bytes.Buffer
+	rep := ctrl.Certificate()
+	certs.WriteStatus(&certText, rep.Status, rep.Stores)
+	if rep.Err != nil {
+		fmt.Fprintf(&certText, "\ntrust check failed: %v\n", rep.Err)
+	}
+	if err := add("certs-status.txt", certText.Bytes()); err != nil {
+		return err
+	}
+
+	for name, v := range map[string]any{"health.json": ctrl.Health(), "snapshot.json": ctrl.Snapshot()} {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		if err := add(name, b); err != nil {
+			return err
+		}
+	}
+
+	logs, _ := filepath.Glob(filepath.Join(info.LogDir, "*"))
+	for _, p := range logs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue // rotated away meanwhile
+		}
+		if err := add("logs/"+filepath.Base(p), data); err != nil {
+			return err
+		}
+	}
+	return z.Close()
+}
+
+func supportBundleCommand(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("support-bundle", stderr)
+	configPath := fs.String("config", "", "configuration `file`")
+	output := fs.String("output", "", "zip `file` to write (default: OrionBridge-support-<date>.zip here)")
+	pos, status, ok := parseFlags(fs, args)
+	if !ok {
+		return status
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "orionbridge support-bundle: unexpected argument %q\n", pos[0])
+		return exitUsage
+	}
+	cfg, sources, err := LoadConfigSources(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	// The running bridge knows the most (sessions, health); without one,
+	// an instance that is not started still reports config, certificate
+	// and logs.
+	var ctrl Controller
+	for _, port := range append([]int{cfg.Port}, cfg.FallbackPorts...) {
+		if r, err := Attach(cfg, port); err == nil {
+			defer r.Close()
+			ctrl = r
+			break
+		}
+	}
+	if ctrl == nil {
+		in, err := NewInstance("", cfg, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, "orionbridge support-bundle:", err)
+			return exitFailure
+		}
+		in.SetConfigPath(*configPath)
+		in.setSources(sources)
+		ctrl = in
+	}
+	name := *output
+	if name == "" {
+		name = "OrionBridge-support-" + time.Now().Format("2006-01-02-150405") + ".zip"
+	}
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		fmt.Fprintln(stderr, "orionbridge support-bundle:", err)
+		return exitFailure
+	}
+	if err := WriteSupportBundle(f, ctrl); err != nil {
+		f.Close()
+		os.Remove(name)
+		fmt.Fprintln(stderr, "orionbridge support-bundle:", err)
+		return exitFailure
+	}
+	if err := f.Close(); err != nil {
+		fmt.Fprintln(stderr, "orionbridge support-bundle:", err)
+		return exitFailure
+	}
+	fmt.Fprintln(stdout, name)
+	return exitOK
+}

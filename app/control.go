@@ -1,0 +1,371 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"orionbridge/bridge"
+)
+
+// The control API lets a tray in another process (or `orionbridge status`)
+// see and steer a running bridge, e.g. one running as a service. It lives
+// under /api/ on the bridge's own port. Every request must carry the
+// per-install secret; a request with an Origin header is refused, so no web
+// page can reach it even with the secret.
+
+const controlSecretName = "control.secret"
+
+// controlSecretPath is where the secret lives: in the data dir, readable by
+// the owning user only.
+func controlSecretPath(dataDir string) string { return filepath.Join(dataDir, controlSecretName) }
+
+// loadOrCreateControlSecret returns the install's control secret, creating
+// it on first use.
+func loadOrCreateControlSecret(dataDir string) (string, error) {
+	path := controlSecretPath(dataDir)
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("control secret: %w", err)
+	}
+	secret := hex.EncodeToString(buf)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("control secret %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("control secret %s: %w", path, err)
+	}
+	return secret, nil
+}
+
+// readControlSecret reads the secret of a running bridge, for clients.
+func readControlSecret(dataDir string) (string, error) {
+	b, err := os.ReadFile(controlSecretPath(dataDir))
+	if err != nil {
+		return "", fmt.Errorf("read the control secret: %w (is Orion Bridge running as this user?)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Info describes a running instance for remote clients.
+type Info struct {
+	Mode       string    `json:"mode"` // "tray" or "headless" (run, or a service)
+	Version    string    `json:"version"`
+	PID        int       `json:"pid"`
+	Started    time.Time `json:"started"`
+	ConfigPath string    `json:"config_path"`
+	LogDir     string    `json:"log_dir"`
+	// ManagedKeys are set by the machine-wide config: read-only in the UI.
+	ManagedKeys []string `json:"managed_keys,omitempty"`
+}
+
+// consentAnswerBody is POSTed to /api/consent.
+type consentAnswerBody struct {
+	Origin string `json:"origin"`
+	Answer string `json:"answer"` // allow-once | always-allow | deny | no-answer
+}
+
+var consentAnswers = map[string]bridge.ConsentAnswer{
+	"allow-once": bridge.AllowOnce, "always-allow": bridge.AlwaysAllow, "deny": bridge.Deny, "no-answer": bridge.NoAnswer,
+}
+
+func consentAnswerName(a bridge.ConsentAnswer) string {
+	for name, v := range consentAnswers {
+		if v == a {
+			return name
+		}
+	}
+	return "no-answer"
+}
+
+// ConsentRequested is the event kind the control API adds to its stream
+// when the bridge asks about an origin and a remote tray should prompt.
+const ConsentRequested bridge.EventKind = 100
+
+// controlAPI serves /api/. It also stands in as the bridge's Consent when
+// a remote tray that can answer is attached.
+type controlAPI struct {
+	in       *Instance
+	secret   [32]byte // sha256 of the secret: constant-time compare, any length
+	upgrader websocket.Upgrader
+
+	mu        sync.Mutex
+	pending   map[string]chan bridge.ConsentAnswer // origin → the question's answer
+	prompters int                                  // attached remote trays that answer consent
+	onShow    func()                               // bring the local dashboard forward
+}
+
+func newControlAPI(in *Instance, secret string) *controlAPI {
+	return &controlAPI{
+		in:      in,
+		secret:  sha256.Sum256([]byte(secret)),
+		pending: make(map[string]chan bridge.ConsentAnswer),
+		// Only non-browser clients get here: the Origin check runs first.
+		upgrader: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
+	}
+}
+
+func (c *controlAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Origin") != "" {
+		c.in.log.Warn("control API refused a request from a web page", "origin", r.Header.Get("Origin"), "path", r.URL.Path)
+		http.Error(w, "403 Forbidden: the control API is not for web pages", http.StatusForbidden)
+		return
+	}
+	presented, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	h := sha256.Sum256([]byte(presented))
+	if subtle.ConstantTimeCompare(h[:], c.secret[:]) != 1 {
+		// The presented value is never logged: it may be a near-miss secret.
+		c.in.log.Warn("control API refused a request without the secret", "path", r.URL.Path, "client", r.RemoteAddr)
+		http.Error(w, "401 Unauthorized: send the secret from "+controlSecretName+" as Authorization: Bearer …", http.StatusUnauthorized)
+		return
+	}
+	route := r.Method + " " + r.URL.Path
+	switch {
+	case route == "GET /api/info":
+		c.writeJSON(w, c.in.Info())
+	case route == "GET /api/snapshot":
+		c.writeJSON(w, c.in.Snapshot())
+	case route == "GET /api/health":
+		c.writeJSON(w, c.in.Health())
+	case route == "GET /api/config":
+		c.writeJSON(w, c.in.Config())
+	case route == "PUT /api/config":
+		var cfg Config
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&cfg); err != nil {
+			http.Error(w, "bad config JSON: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		c.result(w, c.in.ApplyConfig(cfg))
+	case route == "GET /api/certificate":
+		c.writeJSON(w, newCertificateJSON(c.in.Certificate()))
+	case route == "POST /api/certificate/trust":
+		results, err := c.in.TrustCertificate()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		c.writeJSON(w, results)
+	case route == "POST /api/certificate/renew":
+		c.result(w, c.in.RenewCertificate())
+	case route == "POST /api/start":
+		c.result(w, c.in.Start())
+	case route == "POST /api/stop":
+		// The listener carries this API, so a remote stop pauses relaying
+		// instead of closing the port.
+		c.result(w, c.in.Bridge.Pause())
+	case route == "POST /api/reload":
+		c.result(w, c.in.Reload())
+	case route == "POST /api/show":
+		c.mu.Lock()
+		show := c.onShow
+		c.mu.Unlock()
+		if show == nil {
+			http.Error(w, "this Orion Bridge has no window to show", http.StatusConflict)
+			return
+		}
+		show()
+		w.WriteHeader(http.StatusNoContent)
+	case route == "POST /api/consent":
+		c.answerConsent(w, r)
+	case route == "GET /api/events":
+		c.streamEvents(w, r)
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/sessions/") && strings.HasSuffix(r.URL.Path, "/disconnect"):
+		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/sessions/"), "/disconnect")
+		if err := c.in.Disconnect(id); err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		http.Error(w, "404 not found: no control API call "+route, http.StatusNotFound)
+	}
+}
+
+func (c *controlAPI) writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// result answers 204, or 409 with the error, which names what went wrong.
+func (c *controlAPI) result(w http.ResponseWriter, err error) {
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusConflict)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// streamEvents sends every bridge event as a JSON text message. With
+// ?consent=1 the client also answers consent questions while it is attached.
+func (c *controlAPI) streamEvents(w http.ResponseWriter, r *http.Request) {
+	ws, err := c.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer ws.Close()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	events := c.in.Subscribe(ctx, 1024)
+	if r.URL.Query().Get("consent") == "1" {
+		c.attachPrompter()
+		defer c.detachPrompter()
+	}
+	// A reader notices the client going away; control frames need it too.
+	go func() {
+		defer cancel()
+		for {
+			if _, _, err := ws.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	for ev := range events {
+		_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if err := ws.WriteJSON(eventJSON(ev)); err != nil {
+			return
+		}
+	}
+}
+
+// attachPrompter makes remote trays the bridge's consent prompt.
+func (c *controlAPI) attachPrompter() {
+	c.mu.Lock()
+	c.prompters++
+	c.mu.Unlock()
+	c.in.Bridge.SetConsent(c)
+}
+
+func (c *controlAPI) detachPrompter() {
+	c.mu.Lock()
+	c.prompters--
+	last := c.prompters == 0
+	c.mu.Unlock()
+	if last {
+		c.in.Bridge.SetConsent(c.in.localConsent())
+	}
+}
+
+// AskOrigin implements bridge.Consent for attached remote trays: it
+// publishes the question on the event stream and waits for POST /api/consent.
+func (c *controlAPI) AskOrigin(ctx context.Context, origin string) bridge.ConsentAnswer {
+	ch := make(chan bridge.ConsentAnswer, 1)
+	c.mu.Lock()
+	c.pending[origin] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, origin)
+		c.mu.Unlock()
+	}()
+	c.in.Bridge.Publish(bridge.Event{Kind: ConsentRequested, Time: time.Now(), Log: bridge.LogEntry{Message: origin}})
+	select {
+	case a := <-ch:
+		return a
+	case <-ctx.Done():
+		return bridge.NoAnswer
+	}
+}
+
+func (c *controlAPI) answerConsent(w http.ResponseWriter, r *http.Request) {
+	var body consentAnswerBody
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil {
+		http.Error(w, "bad JSON: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	answer, ok := consentAnswers[body.Answer]
+	if !ok {
+		http.Error(w, "answer must be allow-once, always-allow, deny or no-answer", http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	ch, ok := c.pending[body.Origin]
+	c.mu.Unlock()
+	if !ok {
+		http.Error(w, "no open question about "+body.Origin, http.StatusNotFound)
+		return
+	}
+	select {
+	case ch <- answer:
+	default: // already answered
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// wireEvent is an event on the control stream.
+type wireEvent struct {
+	Kind    string              `json:"kind"`
+	Time    time.Time           `json:"time"`
+	Session *bridge.SessionInfo `json:"session,omitempty"`
+	Log     *bridge.LogEntry    `json:"log,omitempty"`
+	Origin  string              `json:"origin,omitempty"` // consent-requested
+}
+
+func eventJSON(ev bridge.Event) wireEvent {
+	w := wireEvent{Kind: ev.Kind.String(), Time: ev.Time}
+	switch ev.Kind {
+	case bridge.SessionOpened, bridge.SessionClosed:
+		w.Session = &ev.Session
+	case bridge.LogRecord:
+		w.Log = &ev.Log
+	case ConsentRequested:
+		w.Kind, w.Origin = "consent-requested", ev.Log.Message
+	}
+	return w
+}
+
+func (w wireEvent) event() (bridge.Event, error) {
+	ev := bridge.Event{Time: w.Time}
+	switch w.Kind {
+	case "session-opened", "session-closed":
+		ev.Kind = bridge.SessionOpened
+		if w.Kind == "session-closed" {
+			ev.Kind = bridge.SessionClosed
+		}
+		if w.Session != nil {
+			ev.Session = *w.Session
+		}
+	case "log":
+		ev.Kind = bridge.LogRecord
+		if w.Log != nil {
+			ev.Log = *w.Log
+		}
+	case "state":
+		ev.Kind = bridge.StateChanged
+	case "consent-requested":
+		ev.Kind, ev.Log.Message = ConsentRequested, w.Origin
+	default:
+		return ev, errors.New("unknown event kind " + w.Kind)
+	}
+	return ev, nil
+}
+
+// certificateJSON carries a CertificateReport over the wire (errors do not
+// marshal).
+type certificateJSON struct {
+	Report CertificateReport `json:"report"`
+	Err    string            `json:"err,omitempty"`
+}
+
+func newCertificateJSON(r CertificateReport) certificateJSON {
+	j := certificateJSON{Report: r}
+	if r.Err != nil {
+		j.Err, j.Report.Err = r.Err.Error(), nil
+	}
+	return j
+}
