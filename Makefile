@@ -5,17 +5,22 @@ BIN        := bin/orionbridge
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 STATICCHECK_BIN := bin/staticcheck
 # Packages that build without cgo; they are vetted for Windows and macOS too.
-PURE_PKGS  := ./bridge/... ./certs/... ./app/... ./assets/... ./e2e/...
+# tray/ and the main package need cgo (Fyne), so only `make dist` compiles
+# them for Windows.
+PURE_PKGS  := ./bridge/... ./certs/... ./app/... ./assets/... ./e2e/... ./internal/...
 
 # Debian packages each goal needs: gcc for -race, chromium and certutil for
 # the real-browser tests; for `make dist` and the installer check, the
 # OpenGL and X11 headers Fyne's cgo builds against, the mingw-w64 C compiler
 # (Windows cgo), wixl and msitools (the MSI), osslsigncode (signing),
 # shellcheck and xmllint (the installer scripts and plists).
-RUN_DEBS   :=
-DIST_DEBS  := gcc libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev \
-	libxxf86vm-dev gcc-mingw-w64-x86-64 wixl msitools osslsigncode
-TEST_DEBS  := $(sort gcc chromium libnss3-tools $(DIST_DEBS) shellcheck libxml2-utils desktop-file-utils systemd)
+FYNE_DEBS  := gcc libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
+RUN_DEBS   := $(FYNE_DEBS)
+DIST_DEBS  := $(FYNE_DEBS) gcc-mingw-w64-x86-64 wixl msitools osslsigncode
+# Xvfb (with xauth and the software GL driver) runs the tray app for
+# `make screenshots` and the benchmark's tray measurement.
+SCREENSHOT_DEBS := xvfb xauth libgl1-mesa-dri
+TEST_DEBS  := $(sort chromium libnss3-tools $(DIST_DEBS) $(SCREENSHOT_DEBS) shellcheck libxml2-utils desktop-file-utils systemd)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -28,7 +33,7 @@ define ensure-debs
 	fi
 endef
 
-.PHONY: all build run test bench fuzz lint deps-run deps-test clean
+.PHONY: all build run test bench fuzz lint deps-run deps-test clean screenshots
 
 all: build
 
@@ -40,9 +45,12 @@ deps-run:
 
 deps-test:
 	$(call ensure-debs,$(TEST_DEBS))
+	@# The JS client's unit tests need node; Debian's nodejs serves when the
+	@# machine has no node of its own.
+	@command -v node >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs; }
 
-# run: the demo engine on 127.0.0.1:21400 and the bridge in the foreground.
-# Ctrl-C stops both.
+# run: the demo engine on 127.0.0.1:21400 and the tray app (headless when
+# there is no display) in the foreground. Ctrl-C or Quit stops both.
 run: deps-run build
 	@$(BIN) demo-engine --push 10s & engine=$$!; \
 	trap 'kill $$engine 2>/dev/null' EXIT INT TERM; \
@@ -51,7 +59,14 @@ run: deps-run build
 	echo "(https://localhost:21443/ unless that port is taken). To make browsers trust it once:"; \
 	echo "    $(BIN) certs install --scope user"; \
 	echo; \
-	$(BIN) run
+	$(BIN) --dashboard
+
+# screenshots: the tray's Sessions and Log tabs and the consent prompt (the
+# app under Xvfb with the demo engine and live sessions), then the example
+# page and the diagnostics page (headless Chromium), into docs/screenshots/.
+screenshots: deps-test build
+	BIN=$(BIN) tray/screenshots.sh docs/screenshots
+	ORION_SCREENSHOT_DIR=docs/screenshots CI=true go test -count=1 -run TestJSClientInChromium ./e2e/
 
 # staticcheck is built for this machine once; GOOS then only picks what it
 # analyses.
@@ -61,8 +76,8 @@ $(STATICCHECK_BIN):
 lint: $(STATICCHECK_BIN)
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
-	CGO_ENABLED=0 GOOS=windows go vet $(PURE_PKGS) .
-	CGO_ENABLED=0 GOOS=darwin go vet $(PURE_PKGS) .
+	CGO_ENABLED=0 GOOS=windows go vet $(PURE_PKGS)
+	CGO_ENABLED=0 GOOS=darwin go vet $(PURE_PKGS)
 	$(STATICCHECK_BIN) ./...
 	CGO_ENABLED=0 GOOS=windows $(STATICCHECK_BIN) $(PURE_PKGS)
 	CGO_ENABLED=0 GOOS=darwin $(STATICCHECK_BIN) $(PURE_PKGS)
@@ -73,9 +88,15 @@ test: deps-test lint
 	CGO_ENABLED=0 go test -count=1 ./bridge/... ./certs/...
 	go test -race -count=1 ./...
 	go test -run '^$$' -bench . -benchtime 100x ./bridge/...
+	node --test assets/web/_test/client.test.mjs
 
 bench:
-	go test -run '^$$' -bench . -benchtime 3s -count 3 ./bridge/...
+	$(call ensure-debs,websockify xvfb)
+	go build -o $(BIN) .
+	go build -o bin/orionbench ./bench
+	bin/orionbench -bridge $(BIN) -update docs/benchmarks.md
+	go test -run '^$$' -bench 'RoundTrip|Throughput|RelayAllocs' -benchtime 2s -count 3 ./bridge/...
+	go test -run '^$$' -bench IdleSessionMemory -benchtime 5000x -count 1 ./bridge/...
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzLineDecoder -fuzztime 60s ./bridge/
@@ -143,18 +164,11 @@ dist/.signing: FORCE
 	@mkdir -p dist; s="$(if $(SIGN_CERT)$(SIGN_KEY),$(SIGN_CERT) $(SIGN_KEY),unsigned)"; \
 	[ "$$(cat $@ 2>/dev/null)" = "$$s" ] || echo "$$s" >$@
 
-# The Windows exe: GUI subsystem (-H=windowsgui: no console window), with
-# an icon, a manifest (DPI awareness, common controls) and version
-# resources from a .syso that go-winres writes at the module root, where
-# `go build` links it, and that is deleted right after (it is not committed).
-$(WIN_EXE): $(DIST_GO_INPUTS) dist/.signing | $(GOWINRES_BIN)
-	@mkdir -p $(@D)
-	$(GOWINRES_BIN) simply --arch amd64 --out rsrc --manifest gui --icon assets/icons/app.png \
-		--product-name "Orion Bridge" --file-description "Orion Bridge" --original-filename orionbridge.exe \
-		--product-version $(VERSION) --file-version $(VERSION) --copyright "Orion Report"
-	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
-		go build -trimpath -ldflags "-H=windowsgui -s -w" -o $@.tmp . ; \
-		status=$$?; rm -f rsrc_windows_amd64.syso; [ $$status = 0 ] || { rm -f $@.tmp; exit $$status; }
+# The Windows exe, cross-compiled with cgo through mingw-w64: a GUI-subsystem
+# program with an icon, a manifest and version resources (see
+# installer/windows/build-exe.sh, which the release workflow runs on Windows).
+$(WIN_EXE): $(DIST_GO_INPUTS) installer/windows/build-exe.sh dist/.signing | $(GOWINRES_BIN)
+	CC=x86_64-w64-mingw32-gcc GOWINRES=$(GOWINRES_BIN) installer/windows/build-exe.sh $(VERSION) $@.tmp
 	installer/windows/sign.sh $@.tmp
 	mv $@.tmp $@
 

@@ -7,11 +7,13 @@ import (
 	"os"
 
 	"orionbridge/app"
+	_ "orionbridge/internal/locale" // before Fyne reads the locale: see its doc
+	"orionbridge/tray"
 )
 
 //go:embed FyneApp.toml
 var metadata []byte
 
 func main() {
-	os.Exit(app.Main(metadata, os.Args[1:], os.Stdout, os.Stderr, nil))
+	os.Exit(app.Main(metadata, os.Args[1:], os.Stdout, os.Stderr, tray.Run))
 }

@@ -438,6 +438,7 @@ func (b *Bridge) Stop() error {
 	b.mu.Unlock()
 
 	grace := b.settings.Load().opts.ShutdownGrace
+	b.gate.cancelAll()
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	for _, s := range sessions {

@@ -457,8 +457,8 @@ func TestPongTimeoutClosesBothSides(t *testing.T) {
 func TestPingsKeepAnsweringClientAlive(t *testing.T) {
 	e := startEngine(t, echo)
 	b := startBridge(t, e.addr, func(o *Options) {
-		o.PingInterval = 20 * time.Millisecond
-		o.PongTimeout = 100 * time.Millisecond
+		o.PingInterval = 100 * time.Millisecond
+		o.PongTimeout = time.Second
 	})
 	c := mustDial(t, b)
 	var pings atomic.Int32
@@ -472,7 +472,7 @@ func TestPingsKeepAnsweringClientAlive(t *testing.T) {
 		readerDone <- err
 	}()
 	// Several pong timeouts pass while the client answers pings.
-	waitFor(t, "pings", func() bool { return pings.Load() >= 15 })
+	waitFor(t, "pings", func() bool { return pings.Load() >= 35 })
 	if n := len(b.Snapshot().Sessions); n != 1 {
 		t.Fatalf("session dropped although the client answered pings (%d open)", n)
 	}
@@ -759,6 +759,8 @@ func TestPagesAndHeaders(t *testing.T) {
 		{"/diagnostics.js", "text/javascript", 200},
 		{"/index.html", "", 404},
 		{"/missing.js", "", 404},
+		{"/example/index.html", "", 404},
+		{"/example/", "", 404},
 		{"/../../etc/passwd", "", 404},
 	}
 	for _, tt := range tests {

@@ -56,8 +56,9 @@ type consentGate struct {
 	coolFor  time.Duration // consentCooldown; likewise
 	mu       sync.Mutex
 	asking   map[string]*consentQuestion
-	cooldown map[string]time.Time // origin → no prompt before this time
-	allowed  map[string]bool      // AllowOnce answers, for the life of the process
+	cancels  map[string]context.CancelFunc // open prompts, ended by cancelAll
+	cooldown map[string]time.Time          // origin → no prompt before this time
+	allowed  map[string]bool               // AllowOnce answers, for the life of the process
 	now      func() time.Time
 }
 
@@ -71,6 +72,7 @@ func newConsentGate() *consentGate {
 		wait:     consentWait,
 		coolFor:  consentCooldown,
 		asking:   make(map[string]*consentQuestion),
+		cancels:  make(map[string]context.CancelFunc),
 		cooldown: make(map[string]time.Time),
 		allowed:  make(map[string]bool),
 		now:      time.Now,
@@ -108,6 +110,9 @@ func (g *consentGate) ask(ctx context.Context, c Consent, origin string) (Consen
 	// The question outlives the request that raised it only by wait; the
 	// prompt closes when its context ends.
 	askCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.wait)
+	g.mu.Lock()
+	g.cancels[origin] = cancel
+	g.mu.Unlock()
 	answer := c.AskOrigin(askCtx, origin)
 	cancel()
 
@@ -119,6 +124,7 @@ func (g *consentGate) ask(ctx context.Context, c Consent, origin string) (Consen
 		g.cooldown[origin] = g.now().Add(g.coolFor)
 	}
 	delete(g.asking, origin)
+	delete(g.cancels, origin)
 	q.answer = answer
 	close(q.done)
 	g.mu.Unlock()
@@ -157,4 +163,15 @@ func (b *Bridge) admitOrigin(r *http.Request, st *settings, origin string, port 
 		return false, notAllowed + " (the operator did not answer within " + b.gate.wait.String() + ")"
 	}
 	return false, notAllowed + " (asked recently; not asking again for " + b.gate.coolFor.String() + ")"
+}
+
+// cancelAll closes every open prompt (each answers NoAnswer), when the
+// bridge stops or pauses: nobody may be let in by a late click, and Stop
+// must not wait out a prompt.
+func (g *consentGate) cancelAll() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, cancel := range g.cancels {
+		cancel()
+	}
 }

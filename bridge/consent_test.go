@@ -213,3 +213,34 @@ func TestReconfigureKeepsSessions(t *testing.T) {
 		t.Fatal("invalid options were applied")
 	}
 }
+
+// Stopping the bridge ends an open prompt at once: the waiting request is
+// refused, and Stop does not wait out the prompt.
+func TestStopEndsOpenPrompt(t *testing.T) {
+	c := &scriptedConsent{answer: NoAnswer}
+	b, _ := consentBridge(t, c, nil)
+	b.gate.wait = time.Hour
+	status := make(chan int, 1)
+	go func() {
+		s, _ := dialStatus(t, b, shopOrigin)
+		status <- s
+	}()
+	waitFor(t, "the prompt", func() bool { return c.asked.Load() == 1 })
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-status; s != http.StatusForbidden {
+		t.Fatalf("the request waiting on the prompt got %d", s)
+	}
+}
+
+// A subscriber that attaches late still gets the recent log records.
+func TestLateSubscriberGetsRecentLogs(t *testing.T) {
+	b := startBridge(t, "127.0.0.1:1", nil)
+	sub := b.Subscribe(64)
+	defer sub.Close()
+	ev := nextEvent(t, sub, LogRecord)
+	if ev.Log.Message != "bridge listening" {
+		t.Fatalf("first replayed record %q", ev.Log.Message)
+	}
+}

@@ -21,6 +21,7 @@ func (b *Bridge) Pause() error {
 		sessions = append(sessions, s)
 	}
 	b.mu.Unlock()
+	b.gate.cancelAll()
 	for _, s := range sessions {
 		go s.finish(websocket.CloseGoingAway, "bridge stopped by the operator", true)
 	}

@@ -104,10 +104,16 @@ func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 // Close stops delivery and closes C.
 func (s *Subscription) Close() { s.bus.remove(s) }
 
+// replayedLogs is how many recent log records a new subscriber gets first,
+// so a UI that attaches late still sees "bridge listening" or why a start
+// failed.
+const replayedLogs = 200
+
 // bus fans events out to subscribers without ever blocking the publisher.
 type bus struct {
-	mu   sync.RWMutex
-	subs map[*Subscription]struct{}
+	mu     sync.RWMutex
+	subs   map[*Subscription]struct{}
+	recent []Event // the last replayedLogs log records, oldest first
 }
 
 func newBus() *bus { return &bus{subs: make(map[*Subscription]struct{})} }
@@ -119,6 +125,11 @@ func (b *bus) subscribe(buffer int) *Subscription {
 	ch := make(chan Event, buffer)
 	s := &Subscription{C: ch, ch: ch, bus: b}
 	b.mu.Lock()
+	// Replay into at most half the buffer, so live events still fit.
+	recent := b.recent[max(0, len(b.recent)-buffer/2):]
+	for _, e := range recent {
+		ch <- e
+	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 	return s
@@ -134,6 +145,15 @@ func (b *bus) remove(s *Subscription) {
 }
 
 func (b *bus) publish(e Event) {
+	if e.Kind == LogRecord {
+		b.mu.Lock()
+		if len(b.recent) == replayedLogs {
+			copy(b.recent, b.recent[1:])
+			b.recent = b.recent[:replayedLogs-1]
+		}
+		b.recent = append(b.recent, e)
+		b.mu.Unlock()
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for s := range b.subs {

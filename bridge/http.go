@@ -70,6 +70,11 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Content-Security-Policy", fmt.Sprintf(pageCSP, port))
 	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+	// The example shop page is embedded for `demo-site`; on the bridge's
+	// own origin it would not work, so it is not served here.
+	if name == "example" || strings.HasPrefix(name, "example/") {
+		name = "\x00"
+	}
 	if name == "" {
 		name = "index.html"
 	}
@@ -174,7 +179,11 @@ func (b *Bridge) serveRoute(w http.ResponseWriter, r *http.Request, st *settings
 	}
 	if !b.register(s) {
 		b.reserved.Add(-1)
-		s.finish(websocket.CloseGoingAway, "bridge shutting down", true)
+		reason := "bridge shutting down"
+		if b.Paused() {
+			reason = "bridge stopped by the operator"
+		}
+		s.finish(websocket.CloseGoingAway, reason, true)
 		ws.Close()
 		return
 	}
@@ -259,7 +268,11 @@ type Health struct {
 // Health probes each route's engine with a short dial, in parallel.
 func (b *Bridge) Health() Health {
 	st := b.settings.Load()
-	h := Health{Status: "ok", App: AppName, Version: st.opts.Version, PID: os.Getpid(), Routes: make([]RouteHealth, len(st.opts.Routes))}
+	status := "ok"
+	if b.Paused() {
+		status = "paused" // listening for the tray, but refusing sessions
+	}
+	h := Health{Status: status, App: AppName, Version: st.opts.Version, PID: os.Getpid(), Routes: make([]RouteHealth, len(st.opts.Routes))}
 	var wg sync.WaitGroup
 	for i, r := range st.opts.Routes {
 		h.Routes[i] = RouteHealth{Path: r.Path, Target: r.Target, Framing: r.Framing}

@@ -130,16 +130,20 @@ func (s *Session) run() {
 	}
 	s.b.sessionOpened(s)
 
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); s.engineToBrowser(engine) }()
 	stopPinging := s.startPinging()
-	s.browserToEngine(engine)
-	// The close handshake is over (or timed out); closing the socket also
-	// frees a writer blocked on a browser that stopped reading.
-	s.ws.Close()
-	stopPinging()
-	wg.Wait()
+	reading := make(chan struct{})
+	go func() {
+		defer close(reading)
+		s.browserToEngine(engine)
+		// The close handshake is over (or timed out); closing the socket
+		// also frees a writer blocked on a browser that stopped reading.
+		s.ws.Close()
+		stopPinging()
+	}()
+	w := make(chan struct{})
+	go func() { defer close(w); s.engineToBrowser(engine) }()
+	<-w
+	<-reading
 }
 
 func (s *Session) dialEngine() (net.Conn, error) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -262,6 +263,19 @@ func TestControlAPIRefusesPagesAndStrangers(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != tt.status {
 			t.Errorf("%s: status %d, want %d", tt.name, resp.StatusCode, tt.status)
+		}
+	}
+}
+
+// Commands print what they are asked for and nothing from the UI toolkit,
+// whatever the locale; C.UTF-8 is the default in containers and CI.
+func TestCommandsPrintNoToolkitNoise(t *testing.T) {
+	for _, locale := range []string{"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "LANG=C", "LANG=en_US.UTF-8"} {
+		cmd := exec.Command(orionbridge(t), "version")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), locale}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !regexp.MustCompile(`^orionbridge \d+\.\d+\.\d+\n$`).Match(out) {
+			t.Errorf("%s: `orionbridge version` printed %q (%v)", locale, out, err)
 		}
 	}
 }

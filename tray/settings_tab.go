@@ -1,0 +1,251 @@
+package tray
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"orionbridge/app"
+)
+
+// settingsWidth keeps the form readable on a wide window: host:port and
+// durations are short.
+const settingsWidth = 720
+
+// settingsTab edits the port, the routes' targets and framing, and the
+// limits. It validates with the config file's rules and saves through the
+// controller, which applies the change without a restart.
+type settingsTab struct {
+	t       *trayApp
+	routes  []string        // the routes' paths when the form was filled
+	managed map[string]bool // the keys IT set when the form was filled
+	saving  bool
+
+	port       *widget.Entry
+	targets    []*widget.Entry
+	framings   []*widget.Select
+	maxClients *widget.Entry
+	maxMessage *widget.Entry
+	ping       *widget.Entry
+	pong       *widget.Entry
+	errs       map[string]*widget.Label // config key → its error line
+	general    *widget.Label
+	note       *widget.Label
+	save       *widget.Button
+	revert     *widget.Button
+	formHolder *fyne.Container
+	content    fyne.CanvasObject
+}
+
+func newSettingsTab(t *trayApp, _ *dashboard) *settingsTab {
+	s := &settingsTab{t: t}
+	s.general = errorLabel()
+	s.note = hintLabel("")
+	s.save = widget.NewButtonWithIcon("Save and Apply", theme.DocumentSaveIcon(), s.saveForm)
+	s.save.Importance = widget.HighImportance
+	s.revert = widget.NewButtonWithIcon("Revert", theme.ContentUndoIcon(), func() { s.load(s.t.model().Config, s.managed) })
+	s.formHolder = container.NewStack()
+	m := t.model()
+	s.load(m.Config, m.Managed)
+	buttons := container.NewHBox(s.save, s.revert, s.note)
+	body := container.NewVBox(s.formHolder, s.general, buttons)
+	s.content = container.NewVScroll(container.New(&maxWidthLayout{width: settingsWidth}, body))
+	return s
+}
+
+// errorLabel is the red line under a field, hidden while empty.
+func errorLabel() *widget.Label {
+	l := widget.NewLabel("")
+	l.Importance = widget.DangerImportance
+	l.Wrapping = fyne.TextWrapWord
+	l.Hide()
+	return l
+}
+
+// load fills the form from cfg and clears the errors. Fields for the keys
+// in managed are read-only: IT sets them in the machine-wide config.
+func (s *settingsTab) load(cfg app.Config, managed map[string]bool) {
+	f := settingsFromConfig(cfg)
+	s.routes = s.routes[:0]
+	s.managed = managed
+	s.errs = map[string]*widget.Label{}
+	field := func(key, value string) *widget.Entry {
+		e := widget.NewEntry()
+		e.SetText(value)
+		s.errs[key] = errorLabel()
+		return e
+	}
+	// item is a form row for the top-level key; managed rows are disabled
+	// and say who sets them instead of the hint.
+	item := func(label, key string, input fyne.CanvasObject, errLine *widget.Label, hint string, disable ...fyne.Disableable) *widget.FormItem {
+		if managed[key] {
+			for _, d := range disable {
+				d.Disable()
+			}
+			hint = "Set by your IT department in the machine-wide configuration."
+		}
+		return formItem(label, input, errLine, hint)
+	}
+	s.port = field("port", f.Port)
+	items := []*widget.FormItem{
+		item("Port", "port", s.port, s.errs["port"], "Pages connect to wss://localhost:PORT. Changing it restarts the listener and closes open sessions.", s.port),
+	}
+	s.targets, s.framings = nil, nil
+	for i, r := range f.Routes {
+		s.routes = append(s.routes, r.Path)
+		key := fmt.Sprintf("routes[%d]", i)
+		target := field(key+".target", r.Target)
+		framing := widget.NewSelect(framings, nil)
+		framing.SetSelected(r.Framing)
+		// One line shows a problem with either the target or the framing.
+		s.errs[key+".framing"] = s.errs[key+".target"]
+		s.targets, s.framings = append(s.targets, target), append(s.framings, framing)
+		items = append(items, item("Route "+r.Path, "routes", container.NewBorder(nil, nil, nil, framing, target), s.errs[key+".target"],
+			"The report engine's host:port, and how messages map to its TCP stream.", target, framing))
+	}
+	s.maxClients = field("max_clients", f.MaxClients)
+	s.maxMessage = field("max_message_bytes", f.MaxMessageBytes)
+	s.ping = field("ping_interval", f.PingInterval)
+	s.pong = field("pong_timeout", f.PongTimeout)
+	items = append(items,
+		item("Max clients", "max_clients", s.maxClients, s.errs["max_clients"], "Sessions open at once; more are refused with HTTP 503.", s.maxClients),
+		item("Max message size", "max_message_bytes", s.maxMessage, s.errs["max_message_bytes"], `The largest message either way, e.g. "16 MiB"; larger ones close the session with 1009.`, s.maxMessage),
+		item("Ping interval", "ping_interval", s.ping, s.errs["ping_interval"], `How often the bridge pings the browser, e.g. "30s".`, s.ping),
+		item("Pong timeout", "pong_timeout", s.pong, s.errs["pong_timeout"], "A browser silent this long is disconnected; more than the ping interval.", s.pong),
+	)
+	s.formHolder.Objects = []fyne.CanvasObject{widget.NewForm(items...)}
+	s.formHolder.Refresh()
+	s.general.Hide()
+	s.note.SetText("Saved in " + s.t.model().Info.ConfigPath)
+}
+
+// formItem is a field with its error line under it, and a hint.
+func formItem(label string, input fyne.CanvasObject, errLine *widget.Label, hint string) *widget.FormItem {
+	item := widget.NewFormItem(label, container.NewVBox(input, errLine))
+	item.HintText = hint
+	return item
+}
+
+// form reads the fields.
+func (s *settingsTab) form() settingsForm {
+	f := settingsForm{
+		Port:            s.port.Text,
+		MaxClients:      s.maxClients.Text,
+		MaxMessageBytes: s.maxMessage.Text,
+		PingInterval:    s.ping.Text,
+		PongTimeout:     s.pong.Text,
+	}
+	for i, path := range s.routes {
+		f.Routes = append(f.Routes, routeFields{Path: path, Target: s.targets[i].Text, Framing: s.framings[i].Selected})
+	}
+	return f
+}
+
+// showErrors puts each problem under its field.
+func (s *settingsTab) showErrors(errs fieldErrors) {
+	for key, l := range s.errs {
+		if msg, ok := errs[key]; ok {
+			l.SetText(msg)
+			l.Show()
+		} else if _, shared := errs[sharedKey(key)]; !shared {
+			l.Hide()
+		}
+	}
+	if msg, ok := errs[""]; ok {
+		s.general.SetText(msg)
+		s.general.Show()
+	} else {
+		s.general.Hide()
+	}
+}
+
+// sharedKey is the other key of a route's shared error line.
+func sharedKey(key string) string {
+	if n := len(key) - len(".framing"); n > 0 && key[n:] == ".framing" {
+		return key[:n] + ".target"
+	}
+	if n := len(key) - len(".target"); n > 0 && key[n:] == ".target" {
+		return key[:n] + ".framing"
+	}
+	return key
+}
+
+// saveForm validates and, when the form is valid, applies it.
+func (s *settingsTab) saveForm() {
+	if s.saving {
+		return
+	}
+	form := s.form()
+	_, errs := form.apply(s.t.model().Config)
+	s.showErrors(errs)
+	if len(errs) > 0 {
+		s.note.SetText("Not saved: fix the fields in red")
+		return
+	}
+	s.saving = true
+	s.save.Disable()
+	s.note.SetText("Applying…")
+	s.t.spawn(func() {
+		// Onto the configuration in force now, not as it was a second ago:
+		// the Sites tab or a consent answer may just have changed it.
+		cfg, errs := form.apply(s.t.ctrl.Config())
+		var err error
+		if len(errs) == 0 {
+			err = s.t.ctrl.ApplyConfig(cfg)
+			errs = configFieldError(err)
+		}
+		s.t.refreshSnapshot()
+		kick(s.t.kickHealth)
+		s.t.ui(func() {
+			s.saving = false
+			s.save.Enable()
+			if err != nil || len(errs) > 0 {
+				s.showErrors(errs)
+				s.note.SetText("Not saved")
+				return
+			}
+			m := s.t.model()
+			s.load(m.Config, s.managed)
+			s.note.SetText("Saved to " + m.Info.ConfigPath + " and applied")
+			s.t.refreshUI()
+		})
+	})
+}
+
+// refresh reloads the form when the routes changed elsewhere (the config
+// file edited and applied), since the form shows one line per route, or
+// when IT started or stopped managing a key.
+func (s *settingsTab) refresh(m model) {
+	paths := make([]string, len(m.Config.Routes))
+	for i, r := range m.Config.Routes {
+		paths[i] = r.Path
+	}
+	if !s.saving && (!slices.Equal(paths, s.routes) || !maps.Equal(m.Managed, s.managed)) {
+		s.load(m.Config, m.Managed)
+	}
+}
+
+// maxWidthLayout gives its objects the available width up to width, from
+// the left edge.
+type maxWidthLayout struct{ width float32 }
+
+func (l *maxWidthLayout) Layout(objects []fyne.CanvasObject, size fyne.Size) {
+	w := min(size.Width, max(l.width, l.MinSize(objects).Width))
+	for _, o := range objects {
+		o.Resize(fyne.NewSize(w, size.Height))
+		o.Move(fyne.NewPos(0, 0))
+	}
+}
+
+func (l *maxWidthLayout) MinSize(objects []fyne.CanvasObject) fyne.Size {
+	var s fyne.Size
+	for _, o := range objects {
+		s = s.Max(o.MinSize())
+	}
+	return s
+}

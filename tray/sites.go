@@ -1,0 +1,40 @@
+package tray
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"orionbridge/app"
+	"orionbridge/bridge"
+)
+
+// allowOrigin returns c with input added to allowed_origins in canonical
+// form, and taken off denied_origins: the operator changed their mind.
+func allowOrigin(c app.Config, input string) (app.Config, error) {
+	input = strings.TrimSpace(input)
+	if input == "" {
+		return c, fmt.Errorf(`type a site like "https://editor.example.com"`)
+	}
+	origin, err := bridge.ParseOrigin(strings.TrimSuffix(input, "/"))
+	if err != nil {
+		return c, err
+	}
+	if slices.Contains(c.AllowedOrigins, origin) {
+		return c, fmt.Errorf("%s is already allowed", origin)
+	}
+	c.AllowedOrigins = append(slices.Clone(c.AllowedOrigins), origin)
+	c.DeniedOrigins = without(c.DeniedOrigins, origin)
+	return c, nil
+}
+
+// without returns list less every copy of s, leaving list untouched.
+func without(list []string, s string) []string {
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		if v != s {
+			out = append(out, v)
+		}
+	}
+	return out
+}
