@@ -89,6 +89,7 @@ test: deps-test lint
 	go test -race -count=1 ./...
 	go test -run '^$$' -bench . -benchtime 100x ./bridge/...
 	node --test assets/web/_test/client.test.mjs
+	$(MAKE) --no-print-directory installer-check
 
 bench:
 	$(call ensure-debs,websockify xvfb)
@@ -141,7 +142,10 @@ LINUX_PKG_INPUTS := installer/linux/nfpm.yaml installer/linux/orionbridge.deskto
 
 .PHONY: dist dist-windows dist-msi dist-linux dist-deb dist-macos deps-dist installer-check clean-dist FORCE
 
-dist: deps-dist dist-windows dist-linux dist-macos
+# The packages first, then the builds (a sub-make, so that even make -j
+# keeps that order).
+dist: deps-dist
+	@$(MAKE) --no-print-directory dist-windows dist-linux dist-macos
 	@echo; echo "dist/:"; ls -l dist | sed 1d
 
 deps-dist:

@@ -7,8 +7,11 @@ package app
 //	$XDG_CONFIG_HOME/autostart/orionbridge.desktop
 //	(~/.config/autostart/orionbridge.desktop when XDG_CONFIG_HOME is unset)
 //
-// Entries IT deploys in $XDG_CONFIG_DIRS/autostart (/etc/xdg/autostart) are
-// theirs, not the user's toggle, and are left alone.
+// The deb and rpm install a system-wide entry, /etc/xdg/autostart/
+// orionbridge.desktop. The spec lets a user's entry of the same name
+// override it: "off" then writes a user entry with Hidden=true rather than
+// deleting anything of IT's, and "on" removes that override, so the tray
+// never starts twice.
 
 import (
 	"bufio"
@@ -34,6 +37,15 @@ func autostartFile() (string, error) {
 	return filepath.Join(dir, "autostart", "orionbridge.desktop"), nil
 }
 
+// systemAutostartFile is the entry the Linux packages install; tests point
+// it elsewhere.
+var systemAutostartFile = "/etc/xdg/autostart/orionbridge.desktop"
+
+func haveSystemAutostart() bool {
+	_, err := os.Stat(systemAutostartFile)
+	return err == nil
+}
+
 // autostartState reads the entry. A desktop's own "startup applications"
 // switch turns an entry off without deleting it, by Hidden=true (the spec)
 // or X-GNOME-Autostart-enabled=false (GNOME), so both count as off.
@@ -44,6 +56,9 @@ func autostartState() (on bool, where string, err error) {
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
+		if haveSystemAutostart() {
+			return true, systemAutostartFile, nil
+		}
 		return false, path, nil
 	}
 	if err != nil {
@@ -66,6 +81,13 @@ func enableAutostart(exe string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if haveSystemAutostart() {
+		// The packaged entry starts the tray; drop the user's override.
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("remove %s: %w", path, err)
+		}
+		return systemAutostartFile, nil
+	}
 	entry, err := desktopEntry(exe)
 	if err != nil {
 		return "", err
@@ -78,6 +100,10 @@ func disableAutostart() error {
 	path, err := autostartFile()
 	if err != nil {
 		return err
+	}
+	if haveSystemAutostart() {
+		// Hidden=true in the user's entry hides the system one (the spec).
+		return writeFileAtomic(path, []byte("[Desktop Entry]\nType=Application\nName=Orion Bridge\nHidden=true\n"), 0o644)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", path, err)

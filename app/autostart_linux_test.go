@@ -32,6 +32,7 @@ func validateDesktopFile(t *testing.T, validate, path string) {
 }
 
 func TestAutostartLinux(t *testing.T) {
+	withSystemAutostart(t, "") // hermetic, even where the deb is installed
 	validate := desktopFileValidate(t)
 	_, configHome, _ := setHome(t)
 	t.Setenv("SUDO_USER", "")
@@ -181,5 +182,61 @@ func TestAutostartUnderSudo(t *testing.T) {
 	}
 	if code, stdout, _ := runMain(t, "autostart", "status"); code != exitOK || stdout != "off\n" {
 		t.Errorf("status: exit %d, stdout %q", code, stdout)
+	}
+}
+
+// withSystemAutostart points the packaged entry at a temporary file, with
+// content, or at none when content is "".
+func withSystemAutostart(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "xdg", "autostart", "orionbridge.desktop")
+	if content != "" {
+		writeFile(t, path, content)
+	}
+	old := systemAutostartFile
+	systemAutostartFile = path
+	t.Cleanup(func() { systemAutostartFile = old })
+	return path
+}
+
+// With the packages' system-wide entry, "off" hides it for this user with
+// Hidden=true, and "on" removes that override: the tray never starts twice
+// and nothing of IT's is deleted.
+func TestAutostartOverridesSystemEntry(t *testing.T) {
+	_, configHome, _ := setHome(t)
+	system := withSystemAutostart(t, "[Desktop Entry]\nType=Application\nName=Orion Bridge\nExec=/usr/bin/orionbridge\n")
+	user := filepath.Join(configHome, "autostart", "orionbridge.desktop")
+	steps := []struct {
+		do       func() error
+		on       bool
+		userFile bool
+	}{
+		{nil, true, false},
+		{func() error { return SetAutostart(false) }, false, true},
+		{func() error { return SetAutostart(false) }, false, true},
+		{func() error { return SetAutostart(true) }, true, false},
+	}
+	for i, st := range steps {
+		if st.do != nil {
+			if err := st.do(); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+		}
+		on, err := AutostartEnabled()
+		if err != nil || on != st.on {
+			t.Fatalf("step %d: enabled %v, %v; want %v", i, on, err, st.on)
+		}
+		if _, err := os.Stat(user); (err == nil) != st.userFile {
+			t.Fatalf("step %d: user entry exists=%v, want %v", i, err == nil, st.userFile)
+		}
+		if _, err := os.Stat(system); err != nil {
+			t.Fatalf("step %d: the system entry was touched: %v", i, err)
+		}
+	}
+	// The override is what the spec says hides an entry.
+	SetAutostart(false)
+	data, _ := os.ReadFile(user)
+	if !strings.Contains(string(data), "Hidden=true") {
+		t.Fatalf("user override:\n%s", data)
 	}
 }

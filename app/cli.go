@@ -286,6 +286,10 @@ func (r runSetup) run(meta Metadata, stderr io.Writer, body func(context.Context
 }
 
 func configCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) >= 1 && args[0] == "write-managed" {
+		// The MSI's public properties (PORT, ALLOWED_ORIGINS, ENGINE_ADDRESS).
+		return managedWriteCommand(args[1:], stdout, stderr)
+	}
 	if len(args) >= 1 && args[0] == "show" {
 		fs := newFlagSet("config show", stderr)
 		configPath := fs.String("config", "", "configuration `file`")

@@ -125,11 +125,46 @@ func (k managedKeys) names() []string {
 	return n
 }
 
+// validate checks the given values on their own, as the bridge would, so
+// that a bad one is named by its flag rather than by a line of a file that
+// was never written.
+func (k managedKeys) validate() error {
+	m := map[string]any{}
+	flags := map[string]string{}
+	if k.port != nil {
+		m["port"] = *k.port
+		flags["port"] = fmt.Sprintf("--port %d", *k.port)
+	}
+	if k.origins != nil {
+		m["allowed_origins"] = k.origins
+		flags["allowed_origins"] = fmt.Sprintf("--allowed-origins %q", strings.Join(k.origins, ","))
+	}
+	if k.engine != "" {
+		def := DefaultConfig().Routes[0]
+		m["routes"] = []any{map[string]any{"path": def.Path, "framing": def.Framing, "target": k.engine}}
+		flags["routes"] = fmt.Sprintf("--engine-address %q", k.engine)
+	}
+	data, err := toml.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = ParseConfig("", data)
+	if ce, ok := errors.AsType[*ConfigError](err); ok {
+		if flag := flags[topKey(ce.Key)]; flag != "" {
+			return fmt.Errorf("orionbridge config write-managed: %s: %s", flag, ce.Problem)
+		}
+	}
+	return err
+}
+
 // mergeManaged sets keys over the managed file's current content old (nil
 // when there is none) and returns the new file, validated by ParseConfig as
 // the bridge will read it. A current file that does not parse is an error:
 // rewriting it would drop whatever IT meant by it.
 func mergeManaged(path string, old []byte, keys managedKeys) ([]byte, error) {
+	if err := keys.validate(); err != nil {
+		return nil, err
+	}
 	m := map[string]any{}
 	if len(old) > 0 {
 		if _, err := ParseConfig(path, old); err != nil {

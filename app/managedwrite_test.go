@@ -101,9 +101,9 @@ func TestManagedWriteRefuses(t *testing.T) {
 		want string
 	}{
 		{[]string{"--port", "web"}, `--port "web": expected a port number`},
-		{[]string{"--port", "70000"}, `key "port": expected a port number 1-65535, got 70000`},
-		{[]string{"--allowed-origins", "shop.example.com"}, `allowed_origins`},
-		{[]string{"--engine-address", "nowhere"}, `routes[0].target`},
+		{[]string{"--port", "70000"}, `--port 70000: expected a port number 1-65535, got 70000`},
+		{[]string{"--allowed-origins", "https://ok.example.com,shop.example.com"}, `--allowed-origins "https://ok.example.com,shop.example.com": `},
+		{[]string{"--engine-address", "nowhere"}, `--engine-address "nowhere": `},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
 		code, _, errs := writeManaged(t, tc.args...)

@@ -23,8 +23,11 @@ var nssLocations = []nssLocation{
 }
 
 // firefoxRoots hold profiles.ini for a distribution, snap and flatpak Firefox.
+// Newer Firefox (seen with Debian's firefox-esr 153) keeps its profiles in
+// the XDG config dir instead of ~/.mozilla.
 var firefoxRoots = []string{
 	".mozilla/firefox",
+	".config/mozilla/firefox",
 	"snap/firefox/common/.mozilla/firefox",
 	".var/app/org.mozilla.firefox/.mozilla/firefox",
 }

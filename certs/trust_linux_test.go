@@ -105,6 +105,7 @@ func TestNSSUserInstall(t *testing.T) {
 	nick := ca.nickname()
 	chrome := filepath.Join(home, ".pki", "nssdb")
 	firefox := fakeFirefoxProfile(t, certutil, filepath.Join(home, ".mozilla", "firefox"), "abcd1234.default-release")
+	firefoxXDG := fakeFirefoxProfile(t, certutil, filepath.Join(home, ".config", "mozilla", "firefox"), "wxyz5678.default-esr")
 
 	stores, err := CheckTrust(dir)
 	if err != nil {
@@ -124,7 +125,7 @@ func TestNSSUserInstall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Install: %v\n%+v", err, results)
 	}
-	for _, db := range []string{chrome, firefox} {
+	for _, db := range []string{chrome, firefox, firefoxXDG} {
 		if r := resultFor(t, results, db); r.Action != "installed" {
 			t.Errorf("Install into %s: %+v", db, r)
 		}

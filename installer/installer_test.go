@@ -1,0 +1,618 @@
+// The check drives make, wixl, msitools and dpkg-deb, and stops its builds
+// through process groups: it runs on Linux only.
+
+//go:build linux
+
+package installer
+
+// The installer check: builds the MSI and the deb with the Makefile's rules
+// (which reuse dist/ outputs whose inputs have not changed) and inspects
+// them the way Windows Installer and dpkg will see them. It runs when
+// ORIONBRIDGE_INSTALLER_CHECK=1, as `make installer-check` (and so
+// `make test`) sets, because the first Windows build takes minutes: a plain
+// `go test ./...` skips it. A missing tool skips it too, with the command
+// that installs it, except under CI=true, where that is a failure.
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"debug/pe"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"orionbridge/app"
+)
+
+const (
+	checkEnv = "ORIONBRIDGE_INSTALLER_CHECK"
+	// upgradeCode is OrionBridge.wxs's, fixed for the product's lifetime:
+	// a changed one would make a new MSI install beside the old one.
+	upgradeCode = "{C438D1B7-178C-49FB-8BC9-24943E136863}"
+)
+
+// tool is a program the check runs and the Debian package providing it.
+type tool struct{ name, deb string }
+
+var (
+	toolMake     = tool{"make", "make"}
+	toolMingw    = tool{"x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64"}
+	toolWixl     = tool{"wixl", "wixl"}
+	toolMsiinfo  = tool{"msiinfo", "msitools"}
+	toolMsiext   = tool{"msiextract", "msitools"}
+	toolMsibuild = tool{"msibuild", "msitools"}
+	toolGCC      = tool{"gcc", "gcc"}
+	toolDpkgDeb  = tool{"dpkg-deb", "dpkg"}
+	toolShell    = tool{"shellcheck", "shellcheck"}
+	toolXmllint  = tool{"xmllint", "libxml2-utils"}
+	toolDesktop  = tool{"desktop-file-validate", "desktop-file-utils"}
+)
+
+// setup gates the check and returns the repository root.
+func setup(t *testing.T, tools ...tool) string {
+	t.Helper()
+	if os.Getenv(checkEnv) != "1" {
+		t.Skipf("the installer check runs with %s=1: make installer-check", checkEnv)
+	}
+	var missing, debs []string
+	for _, tl := range tools {
+		if _, err := exec.LookPath(tl.name); err != nil {
+			missing = append(missing, tl.name)
+			if !slices.Contains(debs, tl.deb) {
+				debs = append(debs, tl.deb)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("%s not found: install with `sudo apt-get install -y %s` (or `make deps-test`)",
+			strings.Join(missing, ", "), strings.Join(debs, " "))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// version is FyneApp.toml's, read as the app reads it.
+func version(t *testing.T, root string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "FyneApp.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := app.ParseMetadata(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return meta.Details.Version
+}
+
+// build runs the Makefile's rules for targets. make and what it runs (go
+// build, cc1) form one process group, stopped with SIGTERM a minute before
+// the test's -timeout would end the test binary and leave them running.
+func build(t *testing.T, root string, targets ...string) {
+	t.Helper()
+	ctx := t.Context()
+	if deadline, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-time.Minute))
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, "make", append([]string{"--no-print-directory", "-C", root}, targets...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	// Signing is the release's business; the check inspects unsigned files
+	// whatever the caller's environment says.
+	cmd.Env = append(os.Environ(), "SIGN_CERT=", "SIGN_KEY=")
+	out, err := cmd.CombinedOutput()
+	t.Logf("make %s:\n%s", strings.Join(targets, " "), out)
+	if ctx.Err() != nil {
+		t.Fatalf("make %s stopped at the test's deadline: the first Windows build takes minutes; "+
+			"run `make installer-check`, whose -timeout allows for it", strings.Join(targets, " "))
+	}
+	if err != nil {
+		t.Fatalf("make %s: %v", strings.Join(targets, " "), err)
+	}
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// msiTable is one table of an MSI as `msiinfo export` prints it: a line of
+// column names, one of column types, one naming the table and its keys,
+// then one tab-separated line per row.
+type msiTable struct {
+	columns []string
+	rows    []map[string]string
+}
+
+func exportTable(t *testing.T, msi, name string) msiTable {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(run(t, "msiinfo", "export", msi, name), "\r\n"), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("msiinfo export %s: %q", name, lines)
+	}
+	tab := msiTable{columns: strings.Split(strings.TrimRight(lines[0], "\r"), "\t")}
+	for _, line := range lines[3:] {
+		fields := strings.Split(strings.TrimRight(line, "\r"), "\t")
+		row := map[string]string{}
+		for i, c := range tab.columns {
+			if i < len(fields) {
+				row[c] = fields[i]
+			}
+		}
+		tab.rows = append(tab.rows, row)
+	}
+	return tab
+}
+
+// byKey indexes rows by a column.
+func (tab msiTable) byKey(col string) map[string]map[string]string {
+	m := map[string]map[string]string{}
+	for _, r := range tab.rows {
+		m[r[col]] = r
+	}
+	return m
+}
+
+// Custom action types (msidbCustomActionType*): an exe from the package's
+// File table, run in the install script (deferred), as LocalSystem.
+const (
+	caExeFromFile    = 18
+	caSetProperty    = 51
+	caContinue       = 0x40
+	caInScript       = 0x400
+	caNoImpersonate  = 0x800
+	deferredElevated = caExeFromFile | caInScript | caNoImpersonate
+	compWin64        = 256 // msidbComponentAttributes64bit
+)
+
+func TestMSI(t *testing.T) {
+	root := setup(t, toolMake, toolMingw, toolWixl, toolMsiinfo, toolMsiext, toolMsibuild)
+	v := version(t, root)
+	build(t, root, "dist-msi")
+	msi := filepath.Join(root, "dist", "OrionBridge-"+v+"-x64.msi")
+
+	tables := strings.Fields(run(t, "msiinfo", "tables", msi))
+	for _, want := range []string{"File", "Component", "Directory", "Feature", "Shortcut", "Registry", "CustomAction", "InstallExecuteSequence", "Property", "Upgrade", "Icon"} {
+		if !slices.Contains(tables, want) {
+			t.Errorf("no %s table (tables: %v)", want, tables)
+		}
+	}
+
+	props := exportTable(t, msi, "Property").byKey("Property")
+	prop := func(name string) string { return props[name]["Value"] }
+	for name, want := range map[string]string{
+		"ProductName":    "Orion Bridge",
+		"ProductVersion": v,
+		"Manufacturer":   "Orion Report",
+		"UpgradeCode":    upgradeCode,
+		"ALLUSERS":       "1", // per machine
+		"ARPPRODUCTICON": "OrionBridge.exe",
+	} {
+		if got := prop(name); got != want {
+			t.Errorf("Property %s = %q, want %q", name, got, want)
+		}
+	}
+	// The public properties have no default (no row), and must be secure to
+	// reach the custom actions from an unelevated msiexec.
+	secure := strings.Split(prop("SecureCustomProperties"), ";")
+	for _, p := range []string{"PORT", "ALLOWED_ORIGINS", "ENGINE_ADDRESS", "SERVICE", "WIX_UPGRADE_DETECTED"} {
+		if !slices.Contains(secure, p) {
+			t.Errorf("SecureCustomProperties %v lacks %s", secure, p)
+		}
+	}
+
+	dirs := exportTable(t, msi, "Directory").byKey("Directory")
+	if d := dirs["INSTALLDIR"]; d["Directory_Parent"] != "ProgramFiles64Folder" || !strings.HasSuffix(d["DefaultDir"], "Orion Bridge") {
+		t.Errorf("INSTALLDIR = %v, want Orion Bridge in ProgramFiles64Folder", d)
+	}
+
+	comps := exportTable(t, msi, "Component").byKey("Component")
+	for name, c := range comps {
+		attr, _ := strconv.Atoi(c["Attributes"])
+		if attr&compWin64 == 0 {
+			t.Errorf("component %s is not 64-bit (Attributes %s): its registry values would land in WOW6432Node", name, c["Attributes"])
+		}
+	}
+
+	files := exportTable(t, msi, "File")
+	if len(files.rows) != 1 {
+		t.Errorf("File rows %v, want orionbridge.exe only", files.rows)
+	}
+	exe := files.byKey("File")["OrionBridgeExe"]
+	if exe["FileName"] != "orionbridge.exe" || exe["Component_"] != "OrionBridgeExe" || comps["OrionBridgeExe"]["Directory_"] != "INSTALLDIR" {
+		t.Errorf("File OrionBridgeExe = %v in component %v", exe, comps["OrionBridgeExe"])
+	}
+
+	sc := exportTable(t, msi, "Shortcut").byKey("Shortcut")["StartMenuShortcut"]
+	if sc["Directory_"] != "ProgramMenuFolder" || sc["Name"] != "Orion Bridge" || sc["Component_"] != "OrionBridgeExe" ||
+		sc["Target"] != "Main" || sc["Icon_"] != "OrionBridge.exe" || sc["WkDir"] != "INSTALLDIR" {
+		t.Errorf("Start Menu shortcut = %v", sc)
+	}
+
+	var runKey map[string]string
+	for _, r := range exportTable(t, msi, "Registry").rows {
+		if r["Key"] == `Software\Microsoft\Windows\CurrentVersion\Run` {
+			runKey = r
+		}
+	}
+	switch {
+	case runKey == nil:
+		t.Error("no Run key in the Registry table")
+	case runKey["Root"] != "2" || runKey["Name"] != "Orion Bridge" || runKey["Value"] != `"[INSTALLDIR]orionbridge.exe"`:
+		// Root 2 is HKLM: every user's sign-in; the path is quoted because
+		// Windows splits an unquoted command line at "Program Files".
+		t.Errorf("Run value = %v, want HKLM (2) \"Orion Bridge\" = \"[INSTALLDIR]orionbridge.exe\" quoted", runKey)
+	}
+
+	features := exportTable(t, msi, "Feature").byKey("Feature")
+	if f := features["Main"]; f["Level"] != "1" {
+		t.Errorf("feature Main = %v, want level 1", f)
+	}
+	if f := features["Service"]; f["Feature_Parent"] != "Main" || f["Level"] != "1000" {
+		t.Errorf("feature Service = %v, want off by default (level 1000) under Main", f)
+	}
+	if fc := exportTable(t, msi, "FeatureComponents").byKey("Component_"); fc["ServiceMarker"]["Feature_"] != "Service" {
+		t.Errorf("ServiceMarker belongs to %q, want Service", fc["ServiceMarker"]["Feature_"])
+	}
+
+	// Each custom action: its type, its exe and its command line.
+	cas := exportTable(t, msi, "CustomAction").byKey("Action")
+	for name, want := range map[string]struct {
+		typ            int
+		source, target string
+	}{
+		"WriteManagedConfig": {deferredElevated, "OrionBridgeExe", `config write-managed --port "[PORT]" --allowed-origins "[ALLOWED_ORIGINS]" --engine-address "[ENGINE_ADDRESS]"`},
+		"CertsInstall":       {deferredElevated, "OrionBridgeExe", "certs install --scope system"},
+		"ServiceClear":       {deferredElevated | caContinue, "OrionBridgeExe", "service uninstall --system"},
+		"ServiceInstall":     {deferredElevated, "OrionBridgeExe", "service install --system"},
+		"ServiceStart":       {deferredElevated, "OrionBridgeExe", "service start --system"},
+		"ServiceUninstall":   {deferredElevated | caContinue, "OrionBridgeExe", "service uninstall --system"},
+		"CertsUninstall":     {deferredElevated | caContinue, "OrionBridgeExe", "certs uninstall --scope system"},
+		"SelectService":      {caSetProperty, "INSTALLLEVEL", "1000"},
+	} {
+		ca, ok := cas[name]
+		if !ok {
+			t.Errorf("no custom action %s", name)
+			continue
+		}
+		if typ, _ := strconv.Atoi(ca["Type"]); typ != want.typ || ca["Source"] != want.source || ca["Target"] != want.target {
+			t.Errorf("custom action %s = type %s %q %q, want type %d %q %q", name, ca["Type"], ca["Source"], ca["Target"], want.typ, want.source, want.target)
+		}
+	}
+	if len(cas) != 8 {
+		t.Errorf("%d custom actions, want 8: %v", len(cas), cas)
+	}
+
+	// When each runs: installing ones after InstallFiles (the exe is there),
+	// removing ones before RemoveFiles (it still is), all inside the script.
+	seq := exportTable(t, msi, "InstallExecuteSequence").byKey("Action")
+	at := func(action string) int {
+		n, err := strconv.Atoi(seq[action]["Sequence"])
+		if err != nil {
+			t.Fatalf("InstallExecuteSequence has no %s", action)
+		}
+		return n
+	}
+	between := func(action, after, before, cond string) {
+		if n := at(action); n <= at(after) || n >= at(before) {
+			t.Errorf("%s at %d, want between %s (%d) and %s (%d)", action, n, after, at(after), before, at(before))
+		}
+		if got := seq[action]["Condition"]; got != cond {
+			t.Errorf("%s runs when %q, want %q", action, got, cond)
+		}
+	}
+	between("WriteManagedConfig", "InstallFiles", "InstallFinalize", `NOT REMOVE~="ALL"`)
+	between("CertsInstall", "InstallFiles", "InstallFinalize", "NOT Installed")
+	for _, a := range []string{"ServiceClear", "ServiceInstall", "ServiceStart"} {
+		between(a, "InstallFiles", "InstallFinalize", "&Service=3 AND NOT !Service=3")
+	}
+	if !(at("ServiceClear") < at("ServiceInstall") && at("ServiceInstall") < at("ServiceStart") && at("WriteManagedConfig") < at("ServiceStart")) {
+		t.Error("the service is not cleared, installed, then started after the managed config is written")
+	}
+	between("ServiceUninstall", "InstallInitialize", "RemoveFiles", "!Service=3 AND &Service=2")
+	between("CertsUninstall", "InstallInitialize", "RemoveFiles", `REMOVE~="ALL" AND NOT UPGRADINGPRODUCTCODE`)
+	between("SelectService", "FileCost", "CostFinalize", `SERVICE="1" AND NOT Installed`)
+	// MajorUpgrade: the older product goes before this one installs.
+	between("RemoveExistingProducts", "InstallValidate", "InstallInitialize", "")
+	var upgrades []string
+	for _, r := range exportTable(t, msi, "Upgrade").rows {
+		if r["UpgradeCode"] == upgradeCode {
+			upgrades = append(upgrades, r["ActionProperty"])
+		}
+	}
+	if !slices.Contains(upgrades, "WIX_UPGRADE_DETECTED") {
+		t.Errorf("Upgrade rows for %s: %v, want WIX_UPGRADE_DETECTED", upgradeCode, upgrades)
+	}
+
+	// The icon of the shortcut and of Apps & Features: a small PE with the
+	// icon resources, not a second copy of the 28 MB exe.
+	icon := run(t, "msiinfo", "extract", msi, "Icon.OrionBridge.exe")
+	if f, err := pe.NewFile(strings.NewReader(icon)); err != nil {
+		t.Errorf("Icon OrionBridge.exe is not a PE file: %v", err)
+	} else if res, err := peResources(f); err != nil || len(res[rtGroupIcon]) == 0 || len(icon) > 1<<20 {
+		t.Errorf("Icon OrionBridge.exe: %d bytes, resources %v (%v); want a small PE with an icon", len(icon), len(res), err)
+	}
+
+	// What the MSI installs: the exe just built, a 64-bit GUI program
+	// carrying its version.
+	dir := t.TempDir()
+	run(t, "msiextract", "-C", dir, msi)
+	var extracted []string
+	if err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			extracted = append(extracted, filepath.ToSlash(rel))
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// msiextract names ProgramFiles64Folder by nothing: INSTALLDIR is
+	// "Orion Bridge".
+	const exePath = "Orion Bridge/orionbridge.exe"
+	if !slices.Equal(extracted, []string{exePath}) {
+		t.Fatalf("msiextract: %v, want %s", extracted, exePath)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, exePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := os.ReadFile(filepath.Join(root, "dist", "windows", "orionbridge.exe"))
+	if err != nil || !bytes.Equal(got, built) {
+		t.Errorf("the MSI's orionbridge.exe differs from dist/windows/orionbridge.exe (%v)", err)
+	}
+	checkWindowsExe(t, filepath.Join(dir, exePath), v)
+}
+
+// checkWindowsExe: PE32+ for x86-64, GUI subsystem (no console window), with
+// an icon, a manifest and a version resource naming v.
+func checkWindowsExe(t *testing.T, path, v string) {
+	t.Helper()
+	f, err := pe.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != pe.IMAGE_FILE_MACHINE_AMD64 {
+		t.Errorf("machine %#x, want AMD64", f.Machine)
+	}
+	oh, ok := f.OptionalHeader.(*pe.OptionalHeader64)
+	if !ok {
+		t.Fatalf("optional header %T, want PE32+", f.OptionalHeader)
+	}
+	if oh.Subsystem != pe.IMAGE_SUBSYSTEM_WINDOWS_GUI {
+		t.Errorf("subsystem %d, want %d (GUI): a console window would open with the tray app", oh.Subsystem, pe.IMAGE_SUBSYSTEM_WINDOWS_GUI)
+	}
+	res, err := peResources(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, what := range map[uint32]string{rtGroupIcon: "icon", rtManifest: "manifest", rtVersion: "version"} {
+		if len(res[typ]) == 0 {
+			t.Errorf("no %s resource", what)
+		}
+	}
+	info, err := parseVersionInfo(res[rtVersion])
+	if err != nil {
+		t.Fatalf("version resource: %v", err)
+	}
+	t.Logf("version resource: %+v", info)
+	var want [4]uint16
+	for i, s := range strings.SplitN(v, ".", 4) {
+		n, err := strconv.ParseUint(s, 10, 16)
+		if err != nil {
+			t.Fatalf("version %q: %v", v, err)
+		}
+		want[i] = uint16(n)
+	}
+	if info.FileVersion != want || info.ProductVersion != want {
+		t.Errorf("fixed file/product version %v/%v, want %v", info.FileVersion, info.ProductVersion, want)
+	}
+	for k, w := range map[string]string{"ProductName": "Orion Bridge", "OriginalFilename": "orionbridge.exe"} {
+		if info.Strings[k] != w {
+			t.Errorf("version string %s = %q, want %q", k, info.Strings[k], w)
+		}
+	}
+	for _, k := range []string{"FileVersion", "ProductVersion"} {
+		if s := info.Strings[k]; s != v && !strings.HasPrefix(s, v+".") {
+			t.Errorf("version string %s = %q, want %s", k, s, v)
+		}
+	}
+	// The manifest go-winres writes for --manifest gui: per-monitor DPI
+	// awareness, so Fyne draws sharp on scaled displays, and asInvoker, so
+	// the tray app starts without a UAC prompt.
+	m := strings.ToLower(string(res[rtManifest]))
+	if !strings.Contains(m, "permonitorv2") || !strings.Contains(m, `level="asinvoker"`) {
+		t.Errorf("manifest without per-monitor DPI awareness or asInvoker:\n%s", res[rtManifest])
+	}
+}
+
+// debDepends maps each shared library the binary may link to the Debian
+// package that ships it; a library missing here fails the check until its
+// package is added to installer/linux/nfpm.yaml (and this map).
+var debDepends = map[string]string{
+	"libc.so.6": "libc6", "libm.so.6": "libc6", "libdl.so.2": "libc6", "libpthread.so.0": "libc6", "librt.so.1": "libc6",
+	"libGL.so.1":       "libgl1",
+	"libX11.so.6":      "libx11-6",
+	"libXcursor.so.1":  "libxcursor1",
+	"libXrandr.so.2":   "libxrandr2",
+	"libXinerama.so.1": "libxinerama1",
+	"libXi.so.6":       "libxi6",
+	"libXxf86vm.so.1":  "libxxf86vm1",
+}
+
+func TestDeb(t *testing.T) {
+	root := setup(t, toolMake, toolGCC, toolDpkgDeb)
+	v := version(t, root)
+	build(t, root, "dist-deb")
+	deb := filepath.Join(root, "dist", "orionbridge_"+v+"_amd64.deb")
+
+	field := func(name string) string {
+		return strings.TrimSpace(run(t, "dpkg-deb", "--field", deb, name))
+	}
+	for name, want := range map[string]string{"Package": "orionbridge", "Version": v, "Architecture": "amd64", "Section": "net"} {
+		if got := field(name); got != want {
+			t.Errorf("control %s = %q, want %q", name, got, want)
+		}
+	}
+	var depends []string
+	for _, d := range strings.Split(field("Depends"), ",") {
+		depends = append(depends, strings.Fields(d)[0]) // without version constraints
+	}
+	for _, want := range []string{"libc6", "libgl1", "libx11-6", "libxcursor1", "libxrandr2", "libxinerama1", "libxi6", "libxxf86vm1"} {
+		if !slices.Contains(depends, want) {
+			t.Errorf("Depends %v lacks %s", depends, want)
+		}
+	}
+
+	// Contents: path → mode.
+	contents := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(run(t, "dpkg-deb", "--contents", deb)), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && !strings.HasSuffix(f[5], "/") {
+			contents[strings.TrimPrefix(f[5], ".")] = f[0]
+		}
+	}
+	for path, mode := range map[string]string{
+		"/usr/bin/orionbridge":                                   "-rwxr-xr-x",
+		"/usr/share/applications/orionbridge.desktop":            "-rw-r--r--",
+		"/etc/xdg/autostart/orionbridge.desktop":                 "-rw-r--r--",
+		"/usr/share/icons/hicolor/512x512/apps/orionbridge.png":  "-rw-r--r--",
+		"/usr/share/icons/hicolor/scalable/apps/orionbridge.svg": "-rw-r--r--",
+		"/usr/lib/systemd/user/orionbridge.service":              "-rw-r--r--",
+		"/usr/share/doc/orionbridge/README.md":                   "-rw-r--r--",
+	} {
+		if got, ok := contents[path]; !ok || got != mode {
+			t.Errorf("%s: %q, want %s (contents: %v)", path, got, mode, contents)
+		}
+	}
+	if len(contents) != 7 {
+		t.Errorf("%d files, want 7: %v", len(contents), contents)
+	}
+	if got := strings.TrimSpace(run(t, "dpkg-deb", "--info", deb, "conffiles")); got != "/etc/xdg/autostart/orionbridge.desktop" {
+		t.Errorf("conffiles %q, want the autostart entry only", got)
+	}
+
+	// Unpacked: the files say what they should, and the binary runs.
+	dir := t.TempDir()
+	run(t, "dpkg-deb", "--extract", deb, dir)
+	read := func(p string) string {
+		data, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	for p, lines := range map[string][]string{
+		"usr/share/applications/orionbridge.desktop": {"Type=Application", "Exec=orionbridge --dashboard", "Icon=orionbridge", "Terminal=false"},
+		"etc/xdg/autostart/orionbridge.desktop":      {"Exec=/usr/bin/orionbridge", "TryExec=/usr/bin/orionbridge", "Icon=orionbridge"},
+		"usr/lib/systemd/user/orionbridge.service":   {"ExecStart=/usr/bin/orionbridge run", "WantedBy=default.target"},
+	} {
+		content := read(p)
+		for _, l := range lines {
+			if !slices.Contains(strings.Split(content, "\n"), l) {
+				t.Errorf("%s lacks the line %q:\n%s", p, l, content)
+			}
+		}
+	}
+	bin := filepath.Join(dir, "usr", "bin", "orionbridge")
+	if out := run(t, bin, "version"); out != "orionbridge "+v+"\n" {
+		t.Errorf("orionbridge version: %q, want %q", out, "orionbridge "+v)
+	}
+
+	// Every library the binary links comes from a declared dependency, for
+	// the deb and (as a soname) the rpm.
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := os.ReadFile(filepath.Join(root, "installer", "linux", "nfpm.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lib := range libs {
+		pkg, ok := debDepends[lib]
+		switch {
+		case !ok:
+			t.Errorf("the binary links %s, which no declared dependency provides: add its package to installer/linux/nfpm.yaml and debDepends", lib)
+		case !slices.Contains(depends, pkg):
+			t.Errorf("the binary links %s, but Depends lacks %s", lib, pkg)
+		case pkg != "libc6" && !bytes.Contains(spec, []byte("- "+lib+"()(64bit)")):
+			t.Errorf("the binary links %s, but the rpm does not depend on %s()(64bit)", lib, lib)
+		}
+	}
+}
+
+// TestScripts checks what cannot run here: the macOS scripts and plists,
+// and the Linux maintainer scripts and desktop entries, with shellcheck,
+// bash -n, xmllint and desktop-file-validate.
+func TestScripts(t *testing.T) {
+	root := setup(t, toolShell, toolXmllint, toolDesktop)
+	in := func(p string) string { return filepath.Join(root, "installer", p) }
+	scripts := []string{
+		"linux/postinst.sh", "linux/prerm.sh", "linux/postrm.sh",
+		"windows/build-exe.sh", "windows/build-msi.sh", "windows/sign.sh",
+		"macos/build-app.sh", "macos/build-pkg.sh", "macos/uninstall.sh",
+		"macos/scripts/preinstall", "macos/scripts/postinstall",
+	}
+	for _, s := range scripts {
+		run(t, "shellcheck", in(s))
+		shell := "bash"
+		if strings.HasPrefix(s, "linux/") {
+			shell = "sh" // nfpm's maintainer scripts run under /bin/sh
+		}
+		run(t, shell, "-n", in(s))
+		if st, err := os.Stat(in(s)); err != nil || st.Mode()&0o111 == 0 {
+			t.Errorf("%s is not executable (%v)", s, err)
+		}
+	}
+	for _, d := range []string{"linux/orionbridge.desktop", "linux/orionbridge-autostart.desktop"} {
+		// Errors fail; hints and warnings print, as the log shows.
+		if out := run(t, "desktop-file-validate", in(d)); out != "" {
+			t.Logf("desktop-file-validate %s:\n%s", d, out)
+		}
+	}
+	xmls := []string{"macos/Info.plist", "macos/com.orionreport.bridge.plist", "macos/distribution.xml", "windows/OrionBridge.wxs"}
+	for _, x := range xmls {
+		run(t, "xmllint", "--noout", in(x))
+	}
+	// The menu bar app: LSUIElement true, so no Dock icon.
+	plist := run(t, "xmllint", "--xpath", "//key[.='LSUIElement']/following-sibling::*[1]", in("macos/Info.plist"))
+	if strings.TrimSpace(plist) != "<true/>" {
+		t.Errorf("Info.plist LSUIElement = %q, want <true/>", plist)
+	}
+	agent := run(t, "xmllint", "--xpath", "string(//key[.='ProgramArguments']/following-sibling::array[1]/string[1])", in("macos/com.orionreport.bridge.plist"))
+	if agent = strings.TrimSpace(agent); agent != "/Applications/Orion Bridge.app/Contents/MacOS/orionbridge" {
+		t.Errorf("LaunchAgent runs %q", agent)
+	}
+}

@@ -1,0 +1,40 @@
+#!/bin/bash
+# Removes Orion Bridge from this Mac: what the pkg installed, and what its
+# postinstall and `orionbridge service install` added. Shipped inside the
+# app; run it as an administrator:
+#     sudo "/Applications/Orion Bridge.app/Contents/Resources/uninstall.sh"
+# Each user's data (their CA and its key, logs, settings) stays in
+# ~/Library/Application Support/OrionBridge, as does the machine-wide
+# configuration in /Library/Application Support/OrionBridge: delete those
+# folders too to remove every trace.
+set -u
+
+if [ "$(id -u)" != 0 ]; then
+	echo "uninstall.sh: run it with sudo" >&2
+	exit 2
+fi
+
+app="/Applications/Orion Bridge.app"
+exe="$app/Contents/MacOS/orionbridge"
+label=com.orionreport.bridge
+
+# Every logged-in user's tray app, and the CA trust of the one at the console
+# (the one postinstall trusted), while the binary is still here.
+for uid in $(ps -axo uid=,comm= | awk '/orionbridge$/ {print $1}' | sort -u); do
+	launchctl bootout "gui/$uid/$label" 2>/dev/null || true
+done
+user=$(stat -f %Su /dev/console 2>/dev/null || true)
+if [ -x "$exe" ]; then
+	"$exe" service uninstall --system 2>/dev/null || true
+	if [ -n "$user" ] && [ "$user" != root ] && [ "$user" != loginwindow ]; then
+		SUDO_USER="$user" "$exe" certs uninstall --scope system || true
+	fi
+fi
+pkill -x orionbridge 2>/dev/null || true
+
+rm -f "/Library/LaunchAgents/$label.plist"
+rm -rf "$app"
+pkgutil --forget com.orionreport.bridge.pkg >/dev/null 2>&1 || true
+echo "Orion Bridge is removed. Users who ran 'orionbridge certs install' or 'orionbridge autostart on'"
+echo "themselves may still have ~/Library/LaunchAgents/$label.plist and a login-keychain trust"
+echo "(Keychain Access, 'Orion Bridge Local CA') to delete."
