@@ -175,3 +175,49 @@ func TestTrayEntry(t *testing.T) {
 		t.Fatalf("the UI got running=%v %+v", running, got)
 	}
 }
+
+// A second start of the tray app with the same config joins the first:
+// a bridge running headless (a service) is attached to and the UI shows it;
+// a tray app is asked to bring its dashboard forward, and no second UI opens.
+func TestSecondTrayStartJoinsTheFirst(t *testing.T) {
+	setHome(t)
+	t.Setenv("DISPLAY", ":99")
+	for _, mode := range []string{"headless", "tray"} {
+		t.Run(mode, func(t *testing.T) {
+			first := startInstance(t)
+			first.SetMode(mode)
+			shown := make(chan struct{}, 1)
+			first.OnShowDashboard(func() { shown <- struct{}{} })
+			cfg := first.Config()
+			path := tempFile(t, "c.toml", fmt.Sprintf("port = %d\nfallback_ports = []\ndata_dir = %q\n", cfg.Port, cfg.DataDir))
+
+			var got Controller
+			ui := func(ctrl Controller, _ UIOptions) error { got = ctrl; return nil }
+			var out, errb bytes.Buffer
+			if code := Main(testMetadata, []string{"--config", path}, &out, &errb, ui); code != 0 {
+				t.Fatalf("second start: exit %d\n%s", code, errb.String())
+			}
+			switch mode {
+			case "headless":
+				if got == nil || got.Info().Mode != "headless" || !got.Snapshot().Running {
+					t.Fatalf("the UI did not get the running service: %v\n%s", got, errb.String())
+				}
+				if !strings.Contains(errb.String(), "attached to the Orion Bridge service") {
+					t.Errorf("stderr: %s", errb.String())
+				}
+			case "tray":
+				if got != nil {
+					t.Fatal("a second tray UI opened")
+				}
+				select {
+				case <-shown:
+				default:
+					t.Fatalf("the first tray was not asked to show its dashboard\n%s", errb.String())
+				}
+			}
+			if !first.Snapshot().Running {
+				t.Fatal("the second start stopped the first bridge")
+			}
+		})
+	}
+}

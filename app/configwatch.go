@@ -37,28 +37,25 @@ func (in *Instance) configStamps() [2]fileStamp {
 
 // watchConfig applies edits of the config files until ctx is done.
 func (in *Instance) watchConfig(ctx context.Context) {
-	t := time.NewTicker(configCheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := in.configStamps()
-		in.mu.Lock()
-		changed := now != in.seenStamps
-		in.seenStamps = now
-		in.mu.Unlock()
-		if !changed {
-			continue
-		}
-		if err := in.Reload(); err != nil {
-			in.log.Error("the edited configuration is not valid and was not applied; still running with the previous one", "err", err)
-			continue
-		}
-		in.log.Info("configuration file changed; applied")
+	every(ctx, configCheckEvery, in.applyEditedConfig)
+}
+
+// applyEditedConfig reloads the config files when they changed since they
+// were last seen.
+func (in *Instance) applyEditedConfig() {
+	now := in.configStamps()
+	in.mu.Lock()
+	changed := now != in.seenStamps
+	in.seenStamps = now
+	in.mu.Unlock()
+	if !changed {
+		return
 	}
+	if err := in.Reload(); err != nil {
+		in.log.Error("the edited configuration is not valid and was not applied; still running with the previous one", "err", err)
+		return
+	}
+	in.log.Info("configuration file changed; applied")
 }
 
 // Reload reads the config files again and applies them without saving.

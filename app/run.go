@@ -46,14 +46,19 @@ func (in *Instance) Maintain(ctx context.Context) {
 // until ctx is done, so a missing trust is logged even when nobody asks.
 func (in *Instance) watchTrust(ctx context.Context) {
 	in.refreshTrust(0)
-	t := time.NewTicker(trustCheckEvery)
+	every(ctx, trustCheckEvery, func() { in.refreshTrust(0) })
+}
+
+// every calls fn every d until ctx is done.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			in.refreshTrust(0)
+			fn()
 		}
 	}
 }

@@ -38,13 +38,6 @@ func serviceSystem(serviceScope) (service.System, error) {
 	return nil, errors.New("no service manager: kardianos/service found no launchd")
 }
 
-func checkServicePrivilege(scope serviceScope) error {
-	if scope == scopeSystem && os.Geteuid() != 0 {
-		return errors.New("needs root: run it with sudo, or use --user")
-	}
-	return nil
-}
-
 // serviceLocation is the property list, where kardianos/service writes it.
 func serviceLocation(c *service.Config) string {
 	if c.Option["UserService"] == true {

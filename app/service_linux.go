@@ -100,13 +100,6 @@ func checkUserManager() error {
 		currentUserName(), strings.Join(userManagerProbe, " "), answer)
 }
 
-func checkServicePrivilege(scope serviceScope) error {
-	if scope == scopeSystem && os.Geteuid() != 0 {
-		return errors.New("needs root: run it with sudo, or use --user")
-	}
-	return nil
-}
-
 // serviceLocation is the unit file, where kardianos/service writes it.
 func serviceLocation(c *service.Config) string {
 	if c.Option["UserService"] == true {

@@ -195,21 +195,10 @@ func serveFakeHealth(t *testing.T, h bridge.Health) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// unusedLoopbackPort is a loopback port nobody listens on.
-func unusedLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestServiceStatusLine(t *testing.T) {
 	bridgePort := serveFakeHealth(t, bridge.Health{App: bridge.AppName, PID: 4242})
 	otherPort := serveFakeHealth(t, bridge.Health{App: "Something Else", PID: 1})
-	silent := unusedLoopbackPort(t)
+	silent := freeTCPPort(t)
 	tests := []struct {
 		name  string
 		state serviceStateValue
@@ -240,7 +229,7 @@ func TestServiceStatusLine(t *testing.T) {
 func TestBridgeProgram(t *testing.T) {
 	setHome(t)
 	t.Setenv("ORIONBRIDGE_MANAGED_CONFIG", filepath.Join(t.TempDir(), "none.toml"))
-	port := unusedLoopbackPort(t)
+	port := freeTCPPort(t)
 	cfg := tempFile(t, "config.toml", fmt.Sprintf("port = %d\nfallback_ports = []\ndata_dir = %q\n", port, t.TempDir()))
 
 	var stderr serviceTestLog

@@ -129,9 +129,31 @@ func closeCode(t *testing.T, c *websocket.Conn) (int, string) {
 	}
 }
 
+// forEachController runs a test against both views of a real bridge the
+// tray can have: in this process, and through the control API, as when it
+// attaches to a bridge running as a service. in is the bridge itself.
+func forEachController(t *testing.T, run func(t *testing.T, in *app.Instance, ctrl app.Controller)) {
+	t.Run("in-process", func(t *testing.T) {
+		in := startInstance(t)
+		run(t, in, in)
+	})
+	t.Run("remote", func(t *testing.T) {
+		in := startInstance(t)
+		r, err := app.Attach(in.Config(), in.Bridge.Port())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.Close)
+		run(t, in, r)
+	})
+}
+
 func TestSessionsTableShowsRealSessions(t *testing.T) {
-	in := startInstance(t)
-	h := newHarness(t, in)
+	forEachController(t, testSessionsTableShowsRealSessions)
+}
+
+func testSessionsTableShowsRealSessions(t *testing.T, in *app.Instance, ctrl app.Controller) {
+	h := newHarness(t, ctrl)
 	h.dash.show(tabSessions)
 	w := h.dash.window
 
@@ -157,8 +179,11 @@ func TestSessionsTableShowsRealSessions(t *testing.T) {
 }
 
 func TestDisconnectFromTheSessionsTable(t *testing.T) {
-	in := startInstance(t)
-	h := newHarness(t, in)
+	forEachController(t, testDisconnectFromTheSessionsTable)
+}
+
+func testDisconnectFromTheSessionsTable(t *testing.T, in *app.Instance, ctrl app.Controller) {
+	h := newHarness(t, ctrl)
 	h.dash.show(tabSessions)
 	w := h.dash.window
 	first := dial(t, in, editorOrigin)
