@@ -239,6 +239,7 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 		f.Close()
 	}
 	n := float64(b.N)
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, "alloc-B/session")
 	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/n, "heap-B/session")
 	b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/n, "stack-B/session")
 	b.ReportMetric(float64(runtime.NumGoroutine())/n, "goroutines/session")

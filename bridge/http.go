@@ -187,8 +187,14 @@ func (b *Bridge) serveRoute(w http.ResponseWriter, r *http.Request, st *settings
 		ws.Close()
 		return
 	}
-	defer b.unregister(s)
-	s.run()
+	// The session runs on its own goroutine so that net/http drops the
+	// hijacked connection's buffers, the request and the handler's stack,
+	// which the TLS handshake grew: about half of an idle session's memory
+	// (docs/benchmarks.md). Stop waits on sessionWG, not on handlers.
+	go func() {
+		defer b.unregister(s)
+		s.run()
+	}()
 }
 
 // register adds a session unless the bridge is stopping.

@@ -102,8 +102,29 @@ func (s *Session) Info(now time.Time) SessionInfo {
 
 // run dials the engine and relays until either side ends. It returns when
 // every goroutine of the session has finished.
+//
+// The calling goroutine relays the engine's bytes to the browser, and a
+// second one the browser's messages to the engine. An idle session waits in
+// both; run's own frame is kept small (the work is in open) because an idle
+// session's stack holds it.
 func (s *Session) run() {
 	defer s.ws.Close()
+	engine, reading := s.open()
+	if engine == nil {
+		return
+	}
+	if s.route.Framing == FramingRaw {
+		s.rawToBrowser(engine)
+	} else {
+		s.framedToBrowser(engine)
+	}
+	<-reading
+}
+
+// open dials the engine and starts the browser-to-engine goroutine, whose
+// end closes the returned channel. It returns a nil engine when the session
+// ended before it opened.
+func (s *Session) open() (net.Conn, chan struct{}) {
 	s.ws.SetPongHandler(func(string) error { s.extendReadDeadline(); return nil })
 	s.extendReadDeadline()
 	engine, err := s.dialEngine()
@@ -113,7 +134,7 @@ func (s *Session) run() {
 			s.finish(websocket.CloseTryAgainLater, engineUnavailableReason(s.route.Target, err), true)
 		}
 		s.discardUntilClosed()
-		return
+		return nil, nil
 	}
 	// Under mu, either finish sees the engine and closes it, or this sees
 	// that finish ran during the dial.
@@ -126,7 +147,7 @@ func (s *Session) run() {
 	if closing {
 		engine.Close()
 		s.discardUntilClosed()
-		return
+		return nil, nil
 	}
 	s.b.sessionOpened(s)
 
@@ -140,10 +161,7 @@ func (s *Session) run() {
 		s.ws.Close()
 		stopPinging()
 	}()
-	w := make(chan struct{})
-	go func() { defer close(w); s.engineToBrowser(engine) }()
-	<-w
-	<-reading
+	return engine, reading
 }
 
 func (s *Session) dialEngine() (net.Conn, error) {
@@ -379,8 +397,9 @@ func (s *Session) browserReadFailed(err error) {
 	}
 }
 
-// engineToBrowser is the only goroutine that writes data frames.
-func (s *Session) engineToBrowser(engine net.Conn) {
+// framedToBrowser relays the engine's lines or length-prefixed frames, each
+// as one message. It and rawToBrowser are the only writers of data frames.
+func (s *Session) framedToBrowser(engine net.Conn) {
 	var next func() ([]byte, int, error)
 	switch s.route.Framing {
 	case FramingLines:
@@ -392,32 +411,11 @@ func (s *Session) engineToBrowser(engine net.Conn) {
 			}
 			return line, websocket.BinaryMessage, err
 		}
-	case FramingLengthPrefixed:
+	default: // FramingLengthPrefixed
 		d := newFrameDecoder(engine, s.st.opts.MaxMessageBytes)
 		next = func() ([]byte, int, error) {
 			p, err := d.Next()
 			return p, websocket.BinaryMessage, err
-		}
-	default:
-		// The buffer is taken when the engine's bytes are there and given
-		// back once they are written, before waiting for more.
-		rd := newRawReader(engine)
-		var held *[]byte
-		release := func() {
-			if held != nil {
-				relayBuffers.Put(held)
-				held = nil
-			}
-		}
-		defer release()
-		next = func() ([]byte, int, error) {
-			release()
-			buf, n, err := rd.read()
-			if err != nil {
-				return nil, websocket.BinaryMessage, err
-			}
-			held = buf
-			return (*buf)[:n], websocket.BinaryMessage, nil
 		}
 	}
 	for {
@@ -426,16 +424,45 @@ func (s *Session) engineToBrowser(engine net.Conn) {
 			s.engineReadFailed(err)
 			return
 		}
-		_ = s.ws.SetWriteDeadline(time.Now().Add(s.st.opts.WriteTimeout))
-		if err := s.ws.WriteMessage(typ, data); err != nil {
-			if s.ctx.Err() == nil {
-				s.finish(websocket.CloseAbnormalClosure, "browser connection lost: "+errorDetail(err), false)
-			}
+		if !s.sendToBrowser(typ, data) {
 			return
 		}
-		s.bytesToBrowser.Add(int64(len(data)))
-		s.messagesToBrowser.Add(1)
 	}
+}
+
+// rawToBrowser relays the engine's bytes in raw framing: each read becomes
+// one binary message. The buffer is taken only once the engine's bytes are
+// there and given back once they are written, before waiting for more. It
+// is kept apart from framedToBrowser, with a small stack frame, because an
+// idle session waits here: a shallow stack lets the runtime shrink it.
+func (s *Session) rawToBrowser(engine net.Conn) {
+	rd := newRawReader(engine)
+	for {
+		buf, n, err := rd.read()
+		if err != nil {
+			s.engineReadFailed(err)
+			return
+		}
+		ok := s.sendToBrowser(websocket.BinaryMessage, (*buf)[:n])
+		relayBuffers.Put(buf)
+		if !ok {
+			return
+		}
+	}
+}
+
+// sendToBrowser writes one data message; false when the browser is gone.
+func (s *Session) sendToBrowser(typ int, data []byte) bool {
+	_ = s.ws.SetWriteDeadline(time.Now().Add(s.st.opts.WriteTimeout))
+	if err := s.ws.WriteMessage(typ, data); err != nil {
+		if s.ctx.Err() == nil {
+			s.finish(websocket.CloseAbnormalClosure, "browser connection lost: "+errorDetail(err), false)
+		}
+		return false
+	}
+	s.bytesToBrowser.Add(int64(len(data)))
+	s.messagesToBrowser.Add(1)
+	return true
 }
 
 func (s *Session) engineReadFailed(err error) {
