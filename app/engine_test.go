@@ -33,7 +33,7 @@ func TestManagedEngine(t *testing.T) {
 	t.Run("starts, relays, stops", func(t *testing.T) {
 		target := freeLoopbackAddr(t)
 		in, logs := startEngineInstance(t, []string{bin, "demo-engine", "--listen", target}, nil)
-		pollUntil(t, "the engine to run", func() bool { return in.engines.State("/ws") == "running" })
+		waitUntil(t, "the engine to run", func() bool { return in.engines.State("/ws") == "running" })
 
 		st := engineStatus(t, in)
 		if st.PID == 0 || st.Restarts != 0 || st.Error != "" || !slices.Equal(st.Command, []string{bin, "demo-engine", "--listen", target}) {
@@ -83,7 +83,7 @@ func TestManagedEngine(t *testing.T) {
 		in, logs := startEngineInstance(t, []string{bin, "demo-engine", "--listen", target}, func(tm *engineTiming) {
 			tm.minBackoff = 50 * time.Millisecond
 		})
-		pollUntil(t, "the engine to run", func() bool { return in.engines.State("/ws") == "running" })
+		waitUntil(t, "the engine to run", func() bool { return in.engines.State("/ws") == "running" })
 		first := engineStatus(t, in).PID
 		p, err := os.FindProcess(first)
 		if err != nil {
@@ -92,7 +92,7 @@ func TestManagedEngine(t *testing.T) {
 		if err := p.Kill(); err != nil { // SIGKILL on Unix
 			t.Fatal(err)
 		}
-		pollUntil(t, "a new engine process to run", func() bool {
+		waitUntil(t, "a new engine process to run", func() bool {
 			st := engineStatus(t, in)
 			return st.State == EngineRunning && st.PID != 0 && st.PID != first
 		})
@@ -125,8 +125,8 @@ func TestManagedEngine(t *testing.T) {
 		in, logs := startEngineInstance(t, launch, func(tm *engineTiming) {
 			tm.minBackoff, tm.maxBackoff = 20*time.Millisecond, 40*time.Millisecond
 		})
-		pollUntil(t, "two retries", func() bool { return engineStatus(t, in).Restarts >= 2 })
-		pollUntil(t, "the failed state", func() bool { return in.engines.State("/ws") == "failed" })
+		waitUntil(t, "two retries", func() bool { return engineStatus(t, in).Restarts >= 2 })
+		waitUntil(t, "the failed state", func() bool { return in.engines.State("/ws") == "failed" })
 		st := engineStatus(t, in)
 		for _, want := range []string{formatCommand(launch), "exited (exit status 2)", "before accepting connections on " + target,
 			"its last stderr lines:\n", "flag provided but not defined: -no-such-flag"} {
@@ -149,7 +149,7 @@ func TestManagedEngine(t *testing.T) {
 	t.Run("a command that cannot start fails", func(t *testing.T) {
 		missing := filepath.Join(t.TempDir(), "no-such-engine")
 		in, _ := startEngineInstance(t, []string{missing, "--port", "1"}, nil)
-		pollUntil(t, "the failed state", func() bool { return in.engines.State("/ws") == "failed" })
+		waitUntil(t, "the failed state", func() bool { return in.engines.State("/ws") == "failed" })
 		st := engineStatus(t, in)
 		if !strings.Contains(st.Error, "engine "+missing+" --port 1 for /ws could not be started") || st.ExitCode != nil {
 			t.Errorf("status %+v", st)
@@ -165,7 +165,7 @@ func TestManagedEngine(t *testing.T) {
 		in, logs := startEngineInstanceWith(t, cfg, func(tm *engineTiming) {
 			tm.startTimeout, tm.minBackoff = 300*time.Millisecond, time.Hour
 		})
-		pollUntil(t, "the failed state", func() bool { return in.engines.State("/ws") == "failed" })
+		waitUntil(t, "the failed state", func() bool { return in.engines.State("/ws") == "failed" })
 		st := engineStatus(t, in)
 		for _, want := range []string{formatCommand(launch), "did not accept connections on " + target + " within 300ms",
 			"so it was stopped", "demo engine listening"} {
@@ -189,7 +189,7 @@ func TestManagedEngine(t *testing.T) {
 	t.Run("apply config restarts a changed engine", func(t *testing.T) {
 		target := freeLoopbackAddr(t)
 		in, _ := startEngineInstance(t, []string{bin, "demo-engine", "--listen", target}, nil)
-		pollUntil(t, "the engine to run", func() bool { return in.engines.State("/ws") == "running" })
+		waitUntil(t, "the engine to run", func() bool { return in.engines.State("/ws") == "running" })
 		old := engineStatus(t, in).PID
 
 		cfg := in.Config()
@@ -208,7 +208,7 @@ func TestManagedEngine(t *testing.T) {
 		if !processGone(old) {
 			t.Errorf("the old engine (pid %d) still runs", old)
 		}
-		pollUntil(t, "the new engine to run", func() bool { return in.engines.State("/ws") == "running" })
+		waitUntil(t, "the new engine to run", func() bool { return in.engines.State("/ws") == "running" })
 		if got := echoThroughBridge(t, in, "moved"); got != "moved" {
 			t.Errorf("relayed %q", got)
 		}
@@ -231,7 +231,7 @@ func TestManagedEngine(t *testing.T) {
 		cfg.Routes[0].LaunchDir = dir
 		cfg.Routes[0].LaunchEnv = map[string]string{"ORION_SECRET": "s3cret-value", "LANG": "C"}
 		in, logs := startEngineInstanceWith(t, cfg, func(tm *engineTiming) { tm.minBackoff = time.Hour })
-		pollUntil(t, "the failed state", func() bool { return in.engines.State("/ws") == "failed" })
+		waitUntil(t, "the failed state", func() bool { return in.engines.State("/ws") == "failed" })
 		st := engineStatus(t, in)
 		realDir, _ := filepath.EvalSymlinks(dir)
 		if !strings.Contains(st.Error, "secret length 12") || !strings.Contains(st.Error, "dir="+realDir) || *st.ExitCode != 3 {
@@ -365,18 +365,6 @@ func engineStatus(t *testing.T, in *Instance) EngineStatus {
 		t.Fatalf("engine status %v", list)
 	}
 	return list[0]
-}
-
-// pollUntil polls cond; the bound only keeps a broken test from hanging.
-func pollUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // echoThroughBridge sends msg through the bridge's /ws session and returns the reply.

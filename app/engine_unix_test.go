@@ -128,9 +128,9 @@ func TestEngineIgnoringSIGTERMIsKilled(t *testing.T) {
 	in, logs := startEngineInstanceWith(t, engineConfig(t, launch), func(tm *engineTiming) {
 		tm.startTimeout, tm.stopGrace, tm.minBackoff = 200*time.Millisecond, 200*time.Millisecond, time.Hour
 	})
-	pollUntil(t, "the engine to start", func() bool { return engineStatus(t, in).PID != 0 })
+	waitUntil(t, "the engine to start", func() bool { return engineStatus(t, in).PID != 0 })
 	pid := engineStatus(t, in).PID
-	pollUntil(t, "the failed state", func() bool { return in.engines.State("/ws") == "failed" })
+	waitUntil(t, "the failed state", func() bool { return in.engines.State("/ws") == "failed" })
 	if r := logs.find("engine still running after the grace period; killing it"); len(r) != 1 || r[0]["pid"] != strconv.Itoa(pid) {
 		t.Errorf("kill records %v", r)
 	}
@@ -142,7 +142,7 @@ func TestEngineIgnoringSIGTERMIsKilled(t *testing.T) {
 	}
 	// sleep 600 was in the engine's group and was killed with it; once its
 	// new parent, init, has reaped it, the group is empty.
-	pollUntil(t, "the engine's process group to be empty", func() bool {
+	waitUntil(t, "the engine's process group to be empty", func() bool {
 		return errors.Is(syscall.Kill(-pid, 0), syscall.ESRCH)
 	})
 }
