@@ -223,6 +223,9 @@ func (b *Bridge) unregister(s *Session) {
 	s.mu.Unlock()
 	info := s.Info(now)
 	b.mu.Lock()
+	// Free the max_clients slot first: once the session is gone from the
+	// snapshot, a new one must fit.
+	b.reserved.Add(-1)
 	delete(b.sessions, s.id)
 	b.totals.Sessions++
 	b.totals.BytesToEngine += info.BytesToEngine
@@ -230,7 +233,6 @@ func (b *Bridge) unregister(s *Session) {
 	b.totals.MessagesToEngine += info.MessagesToEngine
 	b.totals.MessagesToBrowser += info.MessagesToBrowser
 	b.mu.Unlock()
-	b.reserved.Add(-1)
 	b.log.Info("session closed", "session", s.id, "origin", s.origin, "route", s.route.Path,
 		"code", info.CloseCode, "reason", info.CloseReason,
 		"bytes_to_engine", info.BytesToEngine, "bytes_to_browser", info.BytesToBrowser,
