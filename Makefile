@@ -1,13 +1,27 @@
 # Orion Bridge: `make run` and `make test` do all the set-up on a fresh
 # Debian/Ubuntu machine with Go installed. Both are idempotent.
 
-BIN        := bin/orionbridge
+BIN          := bin/orionbridge
+HEADLESS_BIN := bin/orionbridge-headless
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 STATICCHECK_BIN := bin/staticcheck
 # Packages that build without cgo; they are vetted for Windows and macOS too.
-# tray/ and the main package need cgo (Fyne), so only `make dist` compiles
-# them for Windows.
+# tray/ needs cgo (Fyne), so only `make dist` compiles it for Windows. The
+# main package is both: with -tags headless it leaves the tray out and
+# builds without cgo (the tag selects nothing in the other packages).
 PURE_PKGS  := ./bridge/... ./certs/... ./app/... ./assets/... ./e2e/... ./internal/...
+HEADLESS_PKGS := $(PURE_PKGS) .
+
+# The two builds of the main package. orionbridge, the tray app: Fyne with
+# cgo, and with no_emoji, which leaves out Fyne's 4.2 MB emoji font (parsed
+# once per text style, about 20 MiB of heap; the UI shows no emoji).
+# orionbridge-headless: the same commands without the tray, cgo-free, so it
+# needs no GUI libraries and idles in less than half the memory; the
+# services run it (app/service.go). SHIPPED are the flags releases and the
+# benchmark build with.
+TRAY_BUILD     := go build -tags no_emoji
+HEADLESS_BUILD := CGO_ENABLED=0 go build -tags headless
+SHIPPED        := -trimpath -ldflags "-s -w"
 
 # Debian packages each goal needs: gcc for -race, chromium and certutil for
 # the real-browser tests; for `make dist` and the installer check, the
@@ -38,7 +52,8 @@ endef
 all: build
 
 build:
-	go build -o $(BIN) .
+	$(TRAY_BUILD) -o $(BIN) .
+	$(HEADLESS_BUILD) -o $(HEADLESS_BIN) .
 
 deps-run:
 	$(call ensure-debs,$(RUN_DEBS))
@@ -76,11 +91,13 @@ $(STATICCHECK_BIN):
 lint: $(STATICCHECK_BIN)
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
-	CGO_ENABLED=0 GOOS=windows go vet $(PURE_PKGS)
-	CGO_ENABLED=0 GOOS=darwin go vet $(PURE_PKGS)
+	CGO_ENABLED=0 go vet -tags headless .
+	CGO_ENABLED=0 GOOS=windows go vet -tags headless $(HEADLESS_PKGS)
+	CGO_ENABLED=0 GOOS=darwin go vet -tags headless $(HEADLESS_PKGS)
 	$(STATICCHECK_BIN) ./...
-	CGO_ENABLED=0 GOOS=windows $(STATICCHECK_BIN) $(PURE_PKGS)
-	CGO_ENABLED=0 GOOS=darwin $(STATICCHECK_BIN) $(PURE_PKGS)
+	CGO_ENABLED=0 $(STATICCHECK_BIN) -tags headless .
+	CGO_ENABLED=0 GOOS=windows $(STATICCHECK_BIN) -tags headless $(HEADLESS_PKGS)
+	CGO_ENABLED=0 GOOS=darwin $(STATICCHECK_BIN) -tags headless $(HEADLESS_PKGS)
 
 # test: lint, the core without cgo, every test with -race (fuzz seed corpora
 # included), and each benchmark briefly so none rots.
@@ -91,11 +108,18 @@ test: deps-test lint
 	node --test assets/web/_test/client.test.mjs
 	$(MAKE) --no-print-directory installer-check
 
+# bench: both builds as they ship; the bridge measured is the headless one,
+# which the services run, and the tray build's figures come beside it.
+# The tray figures run under Xvfb, one of them inside dbus-run-session (a
+# session bus, so the app has a tray), beside bin/fynefloor, the smallest
+# Fyne app built the same way: the toolkit's floor.
 bench:
-	$(call ensure-debs,websockify xvfb)
-	go build -o $(BIN) .
+	$(call ensure-debs,websockify dbus-daemon $(SCREENSHOT_DEBS))
+	$(TRAY_BUILD) $(SHIPPED) -o $(BIN) .
+	$(HEADLESS_BUILD) $(SHIPPED) -o $(HEADLESS_BIN) .
+	$(TRAY_BUILD) $(SHIPPED) -o bin/fynefloor ./bench/fynefloor
 	go build -o bin/orionbench ./bench
-	bin/orionbench -bridge $(BIN) -update docs/benchmarks.md
+	bin/orionbench -bridge $(BIN) -headless $(HEADLESS_BIN) -fyne-floor bin/fynefloor -update docs/benchmarks.md
 	go test -run '^$$' -bench 'RoundTrip|Throughput|RelayAllocs' -benchtime 2s -count 3 ./bridge/...
 	go test -run '^$$' -bench IdleSessionMemory -benchtime 5000x -count 1 ./bridge/...
 
@@ -107,10 +131,11 @@ clean:
 	rm -rf bin
 
 # ---------------------------------------------------------------------------
-# dist: the installers, into dist/. From this Linux machine: the Windows exe
-# (cgo through mingw-w64) and its MSI (wixl), the deb and rpm (nfpm) and a
-# tarball; the macOS app and pkg only on a Mac (installer/macos/). With
-# SIGN_CERT and SIGN_KEY set, the exe and the MSI are signed (osslsigncode,
+# dist: the installers, into dist/. From this Linux machine: the Windows
+# exes (the tray app with cgo through mingw-w64, orionbridge-headless.exe
+# without cgo) and their MSI (wixl), the deb and rpm (nfpm) and a tarball;
+# the macOS app and pkg only on a Mac (installer/macos/). With SIGN_CERT and
+# SIGN_KEY set, the exes and the MSI are signed (osslsigncode,
 # installer/windows/sign.sh); without them, it says it skipped signing.
 # Each output is rebuilt only when one of its inputs is newer, so the slow
 # Windows build is done once; `make clean-dist` starts over.
@@ -125,8 +150,10 @@ GOWINRES     := github.com/tc-hib/go-winres@v0.3.3
 GOWINRES_BIN := bin/go-winres
 
 WIN_EXE   := dist/windows/orionbridge.exe
+WIN_HEADLESS := dist/windows/orionbridge-headless.exe
 MSI       := dist/OrionBridge-$(VERSION)-x64.msi
 LINUX_BIN := dist/linux/orionbridge
+LINUX_HEADLESS := dist/linux/orionbridge-headless
 DEB       := dist/orionbridge_$(VERSION)_amd64.deb
 RPM       := dist/orionbridge-$(VERSION)-1.x86_64.rpm
 TARBALL   := dist/orionbridge-$(VERSION)-linux-amd64.tar.gz
@@ -162,7 +189,7 @@ $(GOWINRES_BIN):
 	GOBIN=$(CURDIR)/bin go install $(GOWINRES)
 
 # dist/.signing holds whether (and with what) the Windows files are signed;
-# it changes only when SIGN_CERT/SIGN_KEY do, and then the exe and MSI are
+# it changes only when SIGN_CERT/SIGN_KEY do, and then the exes and MSI are
 # rebuilt, so an unsigned build is never passed off as a signed one.
 dist/.signing: FORCE
 	@mkdir -p dist; s="$(if $(SIGN_CERT)$(SIGN_KEY),$(SIGN_CERT) $(SIGN_KEY),unsigned)"; \
@@ -176,24 +203,36 @@ $(WIN_EXE): $(DIST_GO_INPUTS) installer/windows/build-exe.sh dist/.signing | $(G
 	installer/windows/sign.sh $@.tmp
 	mv $@.tmp $@
 
-$(MSI): $(WIN_EXE) installer/windows/OrionBridge.wxs installer/windows/build-msi.sh
+# The service's exe: a console program, cgo-free, without resources. After
+# the tray exe (order-only): while build-exe.sh runs, its .syso lies at the
+# module root, where any Windows build of the main package would link it.
+$(WIN_HEADLESS): $(DIST_GO_INPUTS) dist/.signing | $(WIN_EXE)
+	GOOS=windows GOARCH=amd64 $(HEADLESS_BUILD) $(SHIPPED) -o $@.tmp .
+	installer/windows/sign.sh $@.tmp
+	mv $@.tmp $@
+
+$(MSI): $(WIN_EXE) $(WIN_HEADLESS) installer/windows/OrionBridge.wxs installer/windows/build-msi.sh
 	installer/windows/build-msi.sh $(VERSION) $(<D) $@.tmp
 	installer/windows/sign.sh $@.tmp
 	mv $@.tmp $@
 
 $(LINUX_BIN): $(DIST_GO_INPUTS)
 	@mkdir -p $(@D)
-	CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o $@ .
+	CGO_ENABLED=1 $(TRAY_BUILD) $(SHIPPED) -o $@ .
 
-$(DEB): $(LINUX_BIN) $(LINUX_PKG_INPUTS) | $(NFPM_BIN)
+$(LINUX_HEADLESS): $(DIST_GO_INPUTS)
+	@mkdir -p $(@D)
+	GOOS=linux GOARCH=amd64 $(HEADLESS_BUILD) $(SHIPPED) -o $@ .
+
+$(DEB): $(LINUX_BIN) $(LINUX_HEADLESS) $(LINUX_PKG_INPUTS) | $(NFPM_BIN)
 	VERSION=$(VERSION) $(NFPM_BIN) package -f installer/linux/nfpm.yaml -p deb -t $@
 
-$(RPM): $(LINUX_BIN) $(LINUX_PKG_INPUTS) | $(NFPM_BIN)
+$(RPM): $(LINUX_BIN) $(LINUX_HEADLESS) $(LINUX_PKG_INPUTS) | $(NFPM_BIN)
 	VERSION=$(VERSION) $(NFPM_BIN) package -f installer/linux/nfpm.yaml -p rpm -t $@
 
-$(TARBALL): $(LINUX_BIN) README.md
+$(TARBALL): $(LINUX_BIN) $(LINUX_HEADLESS) README.md
 	@rm -rf dist/tar && mkdir -p dist/tar/orionbridge-$(VERSION)
-	cp $(LINUX_BIN) README.md dist/tar/orionbridge-$(VERSION)/
+	cp $(LINUX_BIN) $(LINUX_HEADLESS) README.md dist/tar/orionbridge-$(VERSION)/
 	tar -C dist/tar --owner=0 --group=0 --numeric-owner --sort=name -czf $@ orionbridge-$(VERSION)
 	@rm -rf dist/tar
 

@@ -57,7 +57,8 @@ const usage = `Orion Bridge connects the Orion web editor in your browser to the
 engine on this machine, over wss://localhost.
 
 Usage:
-  orionbridge [--config FILE] [--dashboard] the tray app (headless when there is no display)
+  orionbridge [--config FILE] [--dashboard] the tray app (headless without a display, and
+                                            always in orionbridge-headless, the build without the tray)
   orionbridge run [--config FILE] [--log-format text|json] [--log-level LEVEL]
                                             run the bridge in the foreground, logging to stderr
   orionbridge demo-engine [--listen ADDR] [--push INTERVAL]
@@ -80,7 +81,8 @@ The default configuration file is %s.
 `
 
 // Main runs the command line and returns the process exit status. ui is
-// the tray app, run when no command is given and a display is available.
+// the tray app, run when no command is given and a display is available;
+// nil in the headless build (orionbridge-headless), which has no tray.
 func Main(metadata []byte, args []string, stdout, stderr io.Writer, ui UI) int {
 	meta, err := ParseMetadata(metadata)
 	if err != nil {
@@ -174,7 +176,8 @@ func runCommand(meta Metadata, args []string, stderr io.Writer) int {
 	return setup.run(meta, stderr, func(ctx context.Context, in *Instance) error { return in.Run(ctx) })
 }
 
-// trayCommand runs the tray app, or the headless bridge without a display.
+// trayCommand runs the tray app, or the headless bridge without a display
+// or without a tray (ui is nil in the headless build).
 func trayCommand(meta Metadata, args []string, stderr io.Writer, ui UI) int {
 	fs := newFlagSet("", stderr)
 	setup := addRunFlags(fs)
@@ -188,8 +191,8 @@ func trayCommand(meta Metadata, args []string, stderr io.Writer, ui UI) int {
 		printUsage(stderr)
 		return exitUsage
 	}
-	if ui == nil || !haveDisplay() {
-		fmt.Fprintln(stderr, "orionbridge: no display found (DISPLAY and WAYLAND_DISPLAY are unset), running headless as `orionbridge run` would")
+	if notice := headlessNotice(ui != nil, ui != nil && haveDisplay()); notice != "" {
+		fmt.Fprintln(stderr, notice)
 		return setup.run(meta, stderr, func(ctx context.Context, in *Instance) error { return in.Run(ctx) })
 	}
 	return setup.run(meta, stderr, func(ctx context.Context, in *Instance) error {
@@ -212,6 +215,19 @@ func trayCommand(meta Metadata, args []string, stderr io.Writer, ui UI) int {
 		<-maintained
 		return errors.Join(err, stopErr)
 	})
+}
+
+// headlessNotice is the line the default command prints when it runs the
+// bridge headless instead of the tray, or "" when the tray can run: in the
+// headless build (no UI) and, in the tray build, without a display.
+func headlessNotice(hasUI, display bool) string {
+	switch {
+	case !hasUI:
+		return "orionbridge: this build, orionbridge-headless, has no tray: running headless as `orionbridge run` would"
+	case !display:
+		return "orionbridge: no display found (DISPLAY and WAYLAND_DISPLAY are unset), running headless as `orionbridge run` would"
+	}
+	return ""
 }
 
 // joinRunning handles a second start of the tray app: a tray already

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -173,6 +174,58 @@ func TestTrayEntry(t *testing.T) {
 	}
 	if !running || !got.ShowDashboard || got.Version != "9.8.7" || got.Quit == nil {
 		t.Fatalf("the UI got running=%v %+v", running, got)
+	}
+}
+
+// The default command says why it runs headless: the headless build has no
+// tray (whatever the display), the tray build has no display. A bad config
+// stops each run right after that line.
+func TestDefaultCommandHeadlessNotice(t *testing.T) {
+	setHome(t)
+	bad := tempFile(t, "bad.toml", "port = 0\n")
+	const (
+		noTray    = "orionbridge: this build, orionbridge-headless, has no tray: running headless as `orionbridge run` would"
+		noDisplay = "orionbridge: no display found (DISPLAY and WAYLAND_DISPLAY are unset), running headless as `orionbridge run` would"
+	)
+	tests := []struct {
+		name    string
+		tray    bool // the tray build: Main gets a UI
+		display string
+		want    string // the notice, "" for none
+	}{
+		{name: "headless build with a display", display: ":99", want: noTray},
+		{name: "headless build without a display", want: noTray},
+		{name: "tray build without a display", tray: true, want: noDisplay},
+		{name: "tray build with a display", tray: true, display: ":99"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.want == noDisplay && (runtime.GOOS == "windows" || runtime.GOOS == "darwin") {
+				t.Skip("haveDisplay: Windows and macOS always have one")
+			}
+			t.Setenv("DISPLAY", tt.display)
+			t.Setenv("WAYLAND_DISPLAY", "")
+			var ui UI
+			if tt.tray {
+				ui = func(Controller, UIOptions) error {
+					t.Error("the UI ran with a bad config")
+					return nil
+				}
+			}
+			var out, errb bytes.Buffer
+			code := Main(testMetadata, []string{"--config", bad}, &out, &errb, ui)
+			if code != exitUsage || !strings.Contains(errb.String(), "expected a port number") {
+				t.Fatalf("exit %d, want %d for the bad config; stderr:\n%s", code, exitUsage, errb.String())
+			}
+			// The notice is the first line, before the config's error.
+			notice, _, _ := strings.Cut(errb.String(), "config ")
+			if strings.TrimSuffix(notice, "\n") != tt.want {
+				t.Errorf("notice %q, want %q", notice, tt.want)
+			}
+			if got := headlessNotice(tt.tray, tt.display != ""); got != tt.want {
+				t.Errorf("headlessNotice(%v, %v) = %q, want %q", tt.tray, tt.display != "", got, tt.want)
+			}
+		})
 	}
 }
 

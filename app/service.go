@@ -2,12 +2,14 @@ package app
 
 // `orionbridge service …` registers the headless bridge with the OS service
 // manager through github.com/kardianos/service, so it runs without anyone
-// logged in to a tray. What each subcommand makes the library run is written
-// in the platform's file: service_linux.go (systemd, and nothing else),
-// service_darwin.go (launchd), service_windows.go (the service control
-// manager). This file holds what they share: the arguments, the service
-// definition (a pure function, so every platform's is tested on Linux), the
-// state line, and `service run`, the process Windows starts.
+// logged in to a tray. The service runs the headless build,
+// orionbridge-headless, when it is beside this program (serviceExecutable).
+// What each subcommand makes the library run is written in the platform's
+// file: service_linux.go (systemd, and nothing else), service_darwin.go
+// (launchd), service_windows.go (the service control manager). This file
+// holds what they share: the arguments, the program the service runs, the
+// service definition (a pure function, so every platform's is tested on
+// Linux), the state line, and `service run`, the process Windows starts.
 
 import (
 	"context"
@@ -110,7 +112,10 @@ func parseServiceArgs(args []string, stderr io.Writer) (req serviceRequest, stat
 // install time.
 type serviceSpec struct {
 	scope      serviceScope
-	executable string // absolute
+	executable string // absolute: what the service runs (serviceExecutable)
+	// headless is whether executable is the headless build, the
+	// orionbridge-headless beside this program.
+	headless   bool
 	configPath string // absolute
 	// runAs is the account a system service runs as on Linux and macOS: the
 	// person who ran sudo, so the bridge serves the CA in their data dir,
@@ -251,8 +256,9 @@ func serviceCommand(meta Metadata, args []string, stdout, stderr io.Writer) int 
 		if err := svc.Install(); err != nil {
 			return fail(fmt.Errorf("%s: %w", serviceCalls(conf, "install"), err))
 		}
-		fmt.Fprintf(stdout, "installed %s\n  runs: %s %s\n  start it now with `orionbridge service start%s`; it also starts %s\n",
-			where, spec.executable, strings.Join(conf.Arguments, " "), scopeFlag(req), startsWhen(req.scope))
+		fmt.Fprintf(stdout, "installed %s\n  runs: %s %s\n  %s\n  start it now with `orionbridge service start%s`; it also starts %s\n",
+			where, spec.executable, strings.Join(conf.Arguments, " "), serviceExecutableNote(runtime.GOOS, spec.headless),
+			scopeFlag(req), startsWhen(req.scope))
 		warnTemporaryExecutable(stderr, spec.executable)
 		return exitOK
 	case "uninstall":
@@ -322,10 +328,13 @@ func warnTemporaryExecutable(stderr io.Writer, exe string) {
 // installed under sudo, the invoking user.
 func resolveServiceSpec(req serviceRequest) (serviceSpec, error) {
 	s := serviceSpec{scope: req.scope}
-	var err error
-	if s.executable, err = executablePath(); err != nil {
+	self, err := executablePath()
+	if err != nil {
 		return s, err
 	}
+	// Only install writes the path into a definition; status, start, stop
+	// and uninstall find the service by its name, whichever program it runs.
+	s.executable, s.headless = serviceExecutable(self, runtime.GOOS)
 	if owner, underSudo := invokingUser(); underSudo && req.scope == scopeSystem {
 		// Like `certs install` under sudo: the default config, and the
 		// account the service runs as, are the invoking user's.
@@ -393,6 +402,45 @@ func executablePath() (string, error) {
 		return "", fmt.Errorf("locate this program: %w", err)
 	}
 	return filepath.Abs(exe)
+}
+
+// headlessExecutableName is the file name of the headless build on goos.
+func headlessExecutableName(goos string) string {
+	if goos == "windows" {
+		return "orionbridge-headless.exe"
+	}
+	return "orionbridge-headless"
+}
+
+// serviceExecutable is the program a service runs: orionbridge-headless
+// (.exe on Windows) in the folder of self, this program, when it is there
+// and executable; else self. The headless build is the same bridge without
+// the tray: cgo-free, it loads no GUI libraries (a server need not have
+// them) and idles in less than half the memory of the tray build, whose
+// Fyne, OpenGL and X11 code a service never uses. Every package ships it
+// beside orionbridge. A symbolic link is kept as it is, as executablePath
+// keeps self's. When self is orionbridge-headless, that is itself.
+func serviceExecutable(self, goos string) (exe string, headless bool) {
+	sibling := filepath.Join(filepath.Dir(self), headlessExecutableName(goos))
+	fi, err := os.Stat(sibling)
+	if err != nil || !fi.Mode().IsRegular() {
+		return self, false
+	}
+	// Windows has no execute bit: a regular .exe file is a program.
+	if goos != "windows" && fi.Mode().Perm()&0o111 == 0 {
+		return self, false
+	}
+	return sibling, true
+}
+
+// serviceExecutableNote is the install output's line saying which build
+// the service runs.
+func serviceExecutableNote(goos string, headless bool) string {
+	name := headlessExecutableName(goos)
+	if headless {
+		return "the headless build (" + name + "): the bridge without the tray, which needs no GUI libraries and less memory"
+	}
+	return "this program itself: there is no executable " + name + " beside it (the headless build, which needs less memory)"
 }
 
 // serviceStateValue is the service manager's view, reduced to what `status`

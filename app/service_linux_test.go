@@ -195,9 +195,11 @@ func verifyUnit(t *testing.T, analyze, unit string) {
 	}
 }
 
-func TestServiceLifecycleWithFakeSystemctl(t *testing.T) {
-	analyze := systemdAnalyze(t)
-	home, configHome, _ := setHome(t)
+// withFakeUserSystemd makes the tests see systemd with a user manager,
+// whose systemctl is a fakeSystemctl, for a temporary home.
+func withFakeUserSystemd(t *testing.T) (home, configHome string, sc fakeSystemctl) {
+	t.Helper()
+	home, configHome, _ = setHome(t)
 	t.Setenv("SUDO_USER", "")
 	t.Setenv("ORIONBRIDGE_MANAGED_CONFIG", filepath.Join(t.TempDir(), "none.toml"))
 	old := systemdBooted
@@ -206,7 +208,12 @@ func TestServiceLifecycleWithFakeSystemctl(t *testing.T) {
 	runtimeDir := t.TempDir()
 	writeFile(t, filepath.Join(runtimeDir, "systemd", "private"), "") // the user manager's socket
 	t.Setenv("XDG_RUNTIME_DIR", runtimeDir)
-	sc := newFakeSystemctl(t)
+	return home, configHome, newFakeSystemctl(t)
+}
+
+func TestServiceLifecycleWithFakeSystemctl(t *testing.T) {
+	analyze := systemdAnalyze(t)
+	home, configHome, sc := withFakeUserSystemd(t)
 	exe, err := executablePath()
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +235,8 @@ func TestServiceLifecycleWithFakeSystemctl(t *testing.T) {
 		{name: "status before install", args: []string{"status"}, stdout: "not installed\n"},
 		{name: "start before install", args: []string{"start"}, code: exitFailure, stderr: "not installed: run `orionbridge service install` first"},
 		{name: "install with a missing config", args: []string{"install", "--config", "/nonexistent.toml"}, code: exitUsage, stderr: "config /nonexistent.toml: no such file or directory"},
-		{name: "install", args: []string{"install"}, stdout: "installed " + unit + "\n  runs: " + exe + " run --config " + cfg,
+		{name: "install", args: []string{"install"}, stdout: "installed " + unit + "\n  runs: " + exe + " run --config " + cfg +
+			"\n  this program itself: there is no executable orionbridge-headless beside it",
 			calls: []string{"enable --user orionbridge.service", "daemon-reload --user"}, unitNow: true},
 		{name: "install again", args: []string{"install"}, code: exitFailure, stderr: "already installed (" + unit + ")", unitNow: true},
 		{name: "status when installed", args: []string{"status"}, stdout: "stopped\n", unitNow: true},
@@ -304,6 +312,58 @@ func TestServiceLifecycleWithFakeSystemctl(t *testing.T) {
 	}
 	if code, _, stderr := runMain(t, "service", "uninstall"); code != exitOK {
 		t.Errorf("uninstall: exit %d, %s", code, stderr)
+	}
+}
+
+// A service runs this program or the headless build beside it, whichever
+// installed it (an older version, or a package without the headless build,
+// registered orionbridge itself): status, start, stop and uninstall find
+// it by its name either way.
+func TestServiceControlWhicheverBuildItRuns(t *testing.T) {
+	self, err := executablePath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	headless := filepath.Join(t.TempDir(), "orionbridge-headless")
+	writeTestScript(t, headless, "exit 0")
+	for _, exe := range []string{self, headless} {
+		t.Run(filepath.Base(exe), func(t *testing.T) {
+			home, _, sc := withFakeUserSystemd(t)
+			port := serveFakeHealth(t, bridge.Health{App: bridge.AppName, PID: 4242})
+			cfg := tempFile(t, "config.toml", fmt.Sprintf("port = %d\nfallback_ports = []\n", port))
+			system, err := serviceSystem(scopeUser)
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc, err := system.New(&serviceProgram{}, serviceConfig("linux", serviceSpec{scope: scopeUser, executable: exe, configPath: cfg, home: home}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.Install(); err != nil {
+				t.Fatal(err)
+			}
+			unit := filepath.Join(home, ".config", "systemd", "user", "orionbridge.service")
+			if data, err := os.ReadFile(unit); err != nil || !strings.Contains(string(data), "\nExecStart="+exe+" ") {
+				t.Fatalf("unit (%v):\n%s", err, data)
+			}
+			for _, step := range []struct{ state, action, stdout string }{
+				{"inactive", "status", "stopped\n"},
+				{"active", "start", "running (pid 4242"},
+				{"active", "status", "running (pid 4242"},
+				{"active", "stop", "stopped\n"},
+				{"active", "uninstall", "uninstalled " + unit + "\n"},
+				{"inactive", "status", "not installed\n"},
+			} {
+				sc.set(t, step.state)
+				code, stdout, stderr := runMain(t, "service", step.action, "--user", "--config", cfg)
+				if code != exitOK || !strings.HasPrefix(stdout, step.stdout) {
+					t.Fatalf("%s: exit %d\nstdout %q (want %q)\nstderr %q", step.action, code, stdout, step.stdout, stderr)
+				}
+			}
+			if _, err := os.Stat(unit); err == nil {
+				t.Error("the unit is still there after uninstall")
+			}
+		})
 	}
 }
 

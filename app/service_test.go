@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -169,6 +170,90 @@ func TestServiceConfig(t *testing.T) {
 			}
 			if !strings.Contains(unit, tt.wantUnit) || (tt.notInUnit != "" && strings.Contains(unit, tt.notInUnit)) {
 				t.Errorf("unit lacks %q or has %q:\n%s", tt.wantUnit, tt.notInUnit, unit)
+			}
+		})
+	}
+}
+
+// TestServiceExecutable lays out real files beside a program and checks
+// which one a service is registered to run.
+func TestServiceExecutable(t *testing.T) {
+	type file struct {
+		name string
+		mode os.FileMode // 0 for a directory
+		link string      // a symbolic link to this name instead
+	}
+	tests := []struct {
+		name     string
+		goos     string
+		self     string
+		files    []file
+		want     string // the file name the service runs
+		headless bool
+	}{
+		{name: "no headless build", goos: "linux", self: "orionbridge",
+			files: []file{{name: "orionbridge", mode: 0o755}},
+			want:  "orionbridge"},
+		{name: "the headless build beside it", goos: "linux", self: "orionbridge",
+			files: []file{{name: "orionbridge", mode: 0o755}, {name: "orionbridge-headless", mode: 0o755}},
+			want:  "orionbridge-headless", headless: true},
+		{name: "executable by its owner only", goos: "darwin", self: "orionbridge",
+			files: []file{{name: "orionbridge", mode: 0o755}, {name: "orionbridge-headless", mode: 0o700}},
+			want:  "orionbridge-headless", headless: true},
+		{name: "not executable", goos: "linux", self: "orionbridge",
+			files: []file{{name: "orionbridge", mode: 0o755}, {name: "orionbridge-headless", mode: 0o644}},
+			want:  "orionbridge"},
+		{name: "a directory of that name", goos: "linux", self: "orionbridge",
+			files: []file{{name: "orionbridge", mode: 0o755}, {name: "orionbridge-headless"}},
+			want:  "orionbridge"},
+		{name: "a link to the headless build, kept as a link", goos: "linux", self: "orionbridge",
+			files: []file{{name: "orionbridge", mode: 0o755}, {name: "real-headless", mode: 0o755}, {name: "orionbridge-headless", link: "real-headless"}},
+			want:  "orionbridge-headless", headless: true},
+		{name: "a dangling link", goos: "linux", self: "orionbridge",
+			files: []file{{name: "orionbridge", mode: 0o755}, {name: "orionbridge-headless", link: "gone"}},
+			want:  "orionbridge"},
+		{name: "run by the headless build itself", goos: "linux", self: "orionbridge-headless",
+			files: []file{{name: "orionbridge-headless", mode: 0o755}},
+			want:  "orionbridge-headless", headless: true},
+		{name: "Windows: the .exe beside it, no execute bit needed", goos: "windows", self: "orionbridge.exe",
+			files: []file{{name: "orionbridge.exe", mode: 0o644}, {name: "orionbridge-headless.exe", mode: 0o644}},
+			want:  "orionbridge-headless.exe", headless: true},
+		{name: "Windows: only a name without .exe", goos: "windows", self: "orionbridge.exe",
+			files: []file{{name: "orionbridge.exe", mode: 0o644}, {name: "orionbridge-headless", mode: 0o755}},
+			want:  "orionbridge.exe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if runtime.GOOS == "windows" && tt.goos != "windows" {
+				t.Skip("execute bits and symbolic links: not on Windows")
+			}
+			dir := t.TempDir()
+			for _, f := range tt.files {
+				p := filepath.Join(dir, f.name)
+				var err error
+				switch {
+				case f.link != "":
+					err = os.Symlink(filepath.Join(dir, f.link), p)
+				case f.mode == 0:
+					err = os.Mkdir(p, 0o755)
+				default:
+					if err = os.WriteFile(p, []byte("#!/bin/sh\n"), f.mode); err == nil {
+						err = os.Chmod(p, f.mode) // whatever the umask
+					}
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			exe, headless := serviceExecutable(filepath.Join(dir, tt.self), tt.goos)
+			if want := filepath.Join(dir, tt.want); exe != want || headless != tt.headless {
+				t.Errorf("got %s (headless %v), want %s (headless %v)", exe, headless, want, tt.headless)
+			}
+			// The install output names the build, and the file name to look for.
+			note := serviceExecutableNote(tt.goos, headless)
+			name := headlessExecutableName(tt.goos)
+			if !strings.Contains(note, name) || strings.HasPrefix(note, "the headless build") != headless {
+				t.Errorf("install note %q for headless %v", note, headless)
 			}
 		})
 	}

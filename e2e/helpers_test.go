@@ -2,9 +2,10 @@
 
 package e2e
 
-// Helpers shared by the end-to-end tests: building the binary, running it
-// as child processes with a temporary HOME, and driving a headless Chromium
-// that trusts only what `orionbridge certs install` put in that HOME.
+// Helpers shared by the end-to-end tests: building the binaries, running
+// them as child processes with a temporary HOME, and driving a headless
+// Chromium that trusts only what `orionbridge certs install` put in that
+// HOME.
 
 import (
 	"bytes"
@@ -34,12 +35,26 @@ const (
 	waitLimit = 30 * time.Second
 )
 
-// binDir holds the orionbridge binary that orionbridge builds once.
+// binDir holds the binaries, each built once.
+var binDir string
+
+// binary is a build of the main package, made with `go build` from the
+// module root on first use, as the Makefile makes it.
+type binary struct {
+	name string   // its file name in binDir
+	env  []string // added to the go command's environment
+	tags string
+
+	once sync.Once
+	path string
+	err  error
+}
+
 var (
-	binDir    string
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	// trayBuild is orionbridge, the tray app (make build: -tags no_emoji).
+	trayBuild = &binary{name: "orionbridge", tags: "no_emoji"}
+	// headlessBuild is orionbridge-headless: no tray, no cgo.
+	headlessBuild = &binary{name: "orionbridge-headless", tags: "headless", env: []string{"CGO_ENABLED=0"}}
 )
 
 func TestMain(m *testing.M) {
@@ -54,34 +69,40 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// orionbridge returns the path of the orionbridge binary, built from the
-// module root with `go build -o` on first use.
+// orionbridge returns the path of the orionbridge binary, the tray build.
 func orionbridge(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	return trayBuild.build(t)
+}
+
+// build returns the binary's path, building it on first use.
+func (b *binary) build(t *testing.T) string {
+	t.Helper()
+	b.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 		if err != nil {
-			buildErr = fmt.Errorf("go env GOMOD: %w", err)
+			b.err = fmt.Errorf("go env GOMOD: %w", err)
 			return
 		}
 		mod := strings.TrimSpace(string(gomod))
 		if mod == "" || mod == os.DevNull {
-			buildErr = errors.New("go env GOMOD: not inside the orionbridge module")
+			b.err = errors.New("go env GOMOD: not inside the orionbridge module")
 			return
 		}
-		binPath = filepath.Join(binDir, "orionbridge")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", binPath, ".")
+		b.path = filepath.Join(binDir, b.name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", b.tags, "-o", b.path, ".")
 		cmd.Dir = filepath.Dir(mod)
+		cmd.Env = append(os.Environ(), b.env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build -o %s . (in %s): %w\n%s", binPath, cmd.Dir, err, out)
+			b.err = fmt.Errorf("%s go build -tags %s -o %s . (in %s): %w\n%s", strings.Join(b.env, " "), b.tags, b.path, cmd.Dir, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
 
 // requireTools fails (CI=true) or skips when Chromium or certutil is missing.
@@ -156,6 +177,13 @@ func start(t *testing.T, home, name string, args ...string) *process {
 	cmd := exec.Command(orionbridge(t), args...)
 	cmd.Env = homeEnv(home)
 	cmd.Dir = home
+	return startCmd(t, name, cmd)
+}
+
+// startCmd starts cmd as start does, for a command set up otherwise (another
+// binary, another environment).
+func startCmd(t *testing.T, name string, cmd *exec.Cmd) *process {
+	t.Helper()
 	p := &process{name: name, cmd: cmd, out: new(syncBuffer), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	// Should the test binary die, the kernel kills the child too.

@@ -94,6 +94,25 @@ func runBridge(t *testing.T) (home string, port int, bridge *process) {
 	return home, port, bridge
 }
 
+// getHealth reads the bridge's /health on port into v, trusting the CA in
+// home's data dir.
+func getHealth(t *testing.T, home string, port int, v any) {
+	t.Helper()
+	client := http.Client{Timeout: waitLimit, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, home)}}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("https://localhost:" + strconv.Itoa(port) + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/health: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("/health: %v", err)
+	}
+}
+
 func caPool(t *testing.T, home string) *x509.CertPool {
 	t.Helper()
 	pem, err := os.ReadFile(filepath.Join(home, "data", "certs", "ca.pem"))
@@ -121,13 +140,6 @@ func serial(t *testing.T, pool *x509.CertPool, port int) string {
 func TestFirstRunReportsUntrustedCertificate(t *testing.T) {
 	home, port, bridge := runBridge(t)
 	bridge.waitForOutput(t, "run `orionbridge certs install`")
-	client := http.Client{Timeout: waitLimit, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, home)}}}
-	defer client.CloseIdleConnections()
-	resp, err := client.Get("https://localhost:" + strconv.Itoa(port) + "/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var h struct {
 		Certificate struct {
 			Trusted bool   `json:"trusted"`
@@ -135,9 +147,7 @@ func TestFirstRunReportsUntrustedCertificate(t *testing.T) {
 			Fix     string `json:"fix"`
 		} `json:"certificate"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
-		t.Fatal(err)
-	}
+	getHealth(t, home, port, &h)
 	if h.Certificate.Trusted || h.Certificate.Fix != "orionbridge certs install" || h.Certificate.CAPath != filepath.Join(home, "data", "certs", "ca.pem") {
 		t.Fatalf("/health certificate %+v", h.Certificate)
 	}
@@ -277,5 +287,61 @@ func TestCommandsPrintNoToolkitNoise(t *testing.T) {
 		if err != nil || !regexp.MustCompile(`^orionbridge \d+\.\d+\.\d+\n$`).Match(out) {
 			t.Errorf("%s: `orionbridge version` printed %q (%v)", locale, out, err)
 		}
+	}
+}
+
+// orionbridge-headless, the build without the tray (and without cgo), runs
+// the bridge when started with no command and no flags, with or without a
+// display, and says why on stderr; SIGTERM stops it with status 0.
+func TestHeadlessBuildWithoutCommand(t *testing.T) {
+	const notice = "orionbridge: this build, orionbridge-headless, has no tray: running headless as `orionbridge run` would\n"
+	tests := []struct {
+		name    string
+		display string // DISPLAY, or unset when ""
+	}{
+		{name: "without a display"},
+		{name: "with a display", display: ":99"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			port := freePort(t)
+			// No --config: the default file, under the temporary HOME.
+			config := filepath.Join(home, ".config", "OrionBridge", "config.toml")
+			if err := os.MkdirAll(filepath.Dir(config), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(config, []byte(fmt.Sprintf("port = %d\nfallback_ports = []\ndata_dir = %q\n",
+				port, filepath.Join(home, "data"))), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(headlessBuild.build(t))
+			for _, kv := range homeEnv(home) {
+				if k, _, _ := strings.Cut(kv, "="); k != "DISPLAY" && k != "WAYLAND_DISPLAY" {
+					cmd.Env = append(cmd.Env, kv)
+				}
+			}
+			if tt.display != "" {
+				cmd.Env = append(cmd.Env, "DISPLAY="+tt.display)
+			}
+			cmd.Dir = home
+			bridge := startCmd(t, "orionbridge-headless", cmd)
+			bridge.waitForOutput(t, `msg="bridge listening"`)
+			if out := bridge.out.String(); !strings.HasPrefix(out, notice) {
+				t.Errorf("output does not start with %q:\n%s", notice, out)
+			}
+
+			var h struct {
+				App string `json:"app"`
+				PID int    `json:"pid"`
+			}
+			getHealth(t, home, port, &h)
+			if h.App != "Orion Bridge" || h.PID != cmd.Process.Pid {
+				t.Errorf("/health: app %q pid %d, want Orion Bridge pid %d", h.App, h.PID, cmd.Process.Pid)
+			}
+
+			bridge.stop(t) // SIGTERM; fails the test unless the exit status is 0
+			bridge.waitForOutput(t, `msg="bridge stopped"`)
+		})
 	}
 }

@@ -16,6 +16,7 @@ package installer
 import (
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"debug/elf"
 	"debug/pe"
 	"fmt"
@@ -239,13 +240,23 @@ func TestMSI(t *testing.T) {
 		}
 	}
 
+	// Two files, each the key of its own component in INSTALLDIR, both in
+	// the feature Main: the tray app, and the headless build that the
+	// service runs (`service install` registers it when it is beside
+	// orionbridge.exe).
 	files := exportTable(t, msi, "File")
-	if len(files.rows) != 1 {
-		t.Errorf("File rows %v, want orionbridge.exe only", files.rows)
+	if len(files.rows) != 2 {
+		t.Errorf("File rows %v, want orionbridge.exe and orionbridge-headless.exe", files.rows)
 	}
-	exe := files.byKey("File")["OrionBridgeExe"]
-	if exe["FileName"] != "orionbridge.exe" || exe["Component_"] != "OrionBridgeExe" || comps["OrionBridgeExe"]["Directory_"] != "INSTALLDIR" {
-		t.Errorf("File OrionBridgeExe = %v in component %v", exe, comps["OrionBridgeExe"])
+	featureOf := exportTable(t, msi, "FeatureComponents").byKey("Component_")
+	for id, name := range map[string]string{"OrionBridgeExe": "orionbridge.exe", "OrionBridgeHeadlessExe": "orionbridge-headless.exe"} {
+		f, c := files.byKey("File")[id], comps[id]
+		if f["FileName"] != name || f["Component_"] != id || c["Directory_"] != "INSTALLDIR" || c["KeyPath"] != id {
+			t.Errorf("File %s = %v in component %v, want %s, the key of its own component in INSTALLDIR", id, f, c, name)
+		}
+		if got := featureOf[id]["Feature_"]; got != "Main" {
+			t.Errorf("component %s belongs to %q, want Main", id, got)
+		}
 	}
 
 	sc := exportTable(t, msi, "Shortcut").byKey("Shortcut")["StartMenuShortcut"]
@@ -276,8 +287,8 @@ func TestMSI(t *testing.T) {
 	if f := features["Service"]; f["Feature_Parent"] != "Main" || f["Level"] != "1000" {
 		t.Errorf("feature Service = %v, want off by default (level 1000) under Main", f)
 	}
-	if fc := exportTable(t, msi, "FeatureComponents").byKey("Component_"); fc["ServiceMarker"]["Feature_"] != "Service" {
-		t.Errorf("ServiceMarker belongs to %q, want Service", fc["ServiceMarker"]["Feature_"])
+	if got := featureOf["ServiceMarker"]["Feature_"]; got != "Service" {
+		t.Errorf("ServiceMarker belongs to %q, want Service", got)
 	}
 
 	// Each custom action: its type, its exe and its command line.
@@ -358,8 +369,8 @@ func TestMSI(t *testing.T) {
 		t.Errorf("Icon OrionBridge.exe: %d bytes, resources %v (%v); want a small PE with an icon", len(icon), len(res), err)
 	}
 
-	// What the MSI installs: the exe just built, a 64-bit GUI program
-	// carrying its version.
+	// What the MSI installs: the exes just built; the tray app a 64-bit GUI
+	// program carrying its version, the headless build a cgo-free one.
 	dir := t.TempDir()
 	run(t, "msiextract", "-C", dir, msi)
 	var extracted []string
@@ -374,19 +385,60 @@ func TestMSI(t *testing.T) {
 	}
 	// msiextract names ProgramFiles64Folder by nothing: INSTALLDIR is
 	// "Orion Bridge".
-	const exePath = "Orion Bridge/orionbridge.exe"
-	if !slices.Equal(extracted, []string{exePath}) {
-		t.Fatalf("msiextract: %v, want %s", extracted, exePath)
+	const exePath, headlessPath = "Orion Bridge/orionbridge.exe", "Orion Bridge/orionbridge-headless.exe"
+	if !slices.Equal(extracted, []string{headlessPath, exePath}) { // in WalkDir's lexical order
+		t.Fatalf("msiextract: %v, want %s and %s", extracted, exePath, headlessPath)
 	}
-	got, err := os.ReadFile(filepath.Join(dir, exePath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	built, err := os.ReadFile(filepath.Join(root, "dist", "windows", "orionbridge.exe"))
-	if err != nil || !bytes.Equal(got, built) {
-		t.Errorf("the MSI's orionbridge.exe differs from dist/windows/orionbridge.exe (%v)", err)
+	for _, p := range []string{exePath, headlessPath} {
+		got, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		built, err := os.ReadFile(filepath.Join(root, "dist", "windows", filepath.Base(p)))
+		if err != nil || !bytes.Equal(got, built) {
+			t.Errorf("the MSI's %s differs from dist/windows/%[1]s (%v)", filepath.Base(p), err)
+		}
 	}
 	checkWindowsExe(t, filepath.Join(dir, exePath), v)
+	checkGoBuild(t, filepath.Join(dir, exePath), map[string]string{"GOOS": "windows", "CGO_ENABLED": "1", "-tags": "no_emoji", "-trimpath": "true"})
+	checkGoBuild(t, filepath.Join(dir, headlessPath), headlessBuild("windows"))
+	// A console program: typed in a console, its commands print there.
+	if f, err := pe.Open(filepath.Join(dir, headlessPath)); err != nil {
+		t.Error(err)
+	} else {
+		oh, ok := f.OptionalHeader.(*pe.OptionalHeader64)
+		if f.Machine != pe.IMAGE_FILE_MACHINE_AMD64 || !ok || oh.Subsystem != pe.IMAGE_SUBSYSTEM_WINDOWS_CUI {
+			t.Errorf("orionbridge-headless.exe: machine %#x, optional header %T, want a PE32+ AMD64 console program", f.Machine, f.OptionalHeader)
+		}
+		f.Close()
+	}
+}
+
+// headlessBuild is how orionbridge-headless is built for goos: without
+// cgo, without the tray, with the release flags (Go records no -ldflags
+// with -trimpath).
+func headlessBuild(goos string) map[string]string {
+	return map[string]string{"GOOS": goos, "GOARCH": "amd64", "CGO_ENABLED": "0", "-tags": "headless", "-trimpath": "true"}
+}
+
+// checkGoBuild compares a Go binary's build settings, as `go version -m`
+// prints them, with want.
+func checkGoBuild(t *testing.T, path string, want map[string]string) {
+	t.Helper()
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		t.Errorf("%s: %v", path, err)
+		return
+	}
+	got := map[string]string{}
+	for _, s := range info.Settings {
+		got[s.Key] = s.Value
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: build setting %s=%q, want %q (all: %v)", filepath.Base(path), k, got[k], w, got)
+		}
+	}
 }
 
 // checkWindowsExe: PE32+ for x86-64, GUI subsystem (no console window), with
@@ -500,6 +552,7 @@ func TestDeb(t *testing.T) {
 	}
 	for path, mode := range map[string]string{
 		"/usr/bin/orionbridge":                                   "-rwxr-xr-x",
+		"/usr/bin/orionbridge-headless":                          "-rwxr-xr-x",
 		"/usr/share/applications/orionbridge.desktop":            "-rw-r--r--",
 		"/etc/xdg/autostart/orionbridge.desktop":                 "-rw-r--r--",
 		"/usr/share/icons/hicolor/512x512/apps/orionbridge.png":  "-rw-r--r--",
@@ -511,8 +564,8 @@ func TestDeb(t *testing.T) {
 			t.Errorf("%s: %q, want %s (contents: %v)", path, got, mode, contents)
 		}
 	}
-	if len(contents) != 7 {
-		t.Errorf("%d files, want 7: %v", len(contents), contents)
+	if len(contents) != 8 {
+		t.Errorf("%d files, want 8: %v", len(contents), contents)
 	}
 	if got := strings.TrimSpace(run(t, "dpkg-deb", "--info", deb, "conffiles")); got != "/etc/xdg/autostart/orionbridge.desktop" {
 		t.Errorf("conffiles %q, want the autostart entry only", got)
@@ -531,7 +584,9 @@ func TestDeb(t *testing.T) {
 	for p, lines := range map[string][]string{
 		"usr/share/applications/orionbridge.desktop": {"Type=Application", "Exec=orionbridge --dashboard", "Icon=orionbridge", "Terminal=false"},
 		"etc/xdg/autostart/orionbridge.desktop":      {"Exec=/usr/bin/orionbridge", "TryExec=/usr/bin/orionbridge", "Icon=orionbridge"},
-		"usr/lib/systemd/user/orionbridge.service":   {"ExecStart=/usr/bin/orionbridge run", "WantedBy=default.target"},
+		// The unit runs the headless build: no GUI libraries, less memory.
+		"usr/lib/systemd/user/orionbridge.service": {"ExecStart=/usr/bin/orionbridge-headless run",
+			"ConditionFileIsExecutable=/usr/bin/orionbridge-headless", "WantedBy=default.target"},
 	} {
 		content := read(p)
 		for _, l := range lines {
@@ -541,8 +596,38 @@ func TestDeb(t *testing.T) {
 		}
 	}
 	bin := filepath.Join(dir, "usr", "bin", "orionbridge")
-	if out := run(t, bin, "version"); out != "orionbridge "+v+"\n" {
-		t.Errorf("orionbridge version: %q, want %q", out, "orionbridge "+v)
+	headless := filepath.Join(dir, "usr", "bin", "orionbridge-headless")
+	for _, b := range []string{bin, headless} {
+		if out := run(t, b, "version"); out != "orionbridge "+v+"\n" {
+			t.Errorf("%s version: %q, want %q", filepath.Base(b), out, "orionbridge "+v)
+		}
+	}
+	checkGoBuild(t, bin, map[string]string{"GOOS": "linux", "CGO_ENABLED": "1", "-tags": "no_emoji", "-trimpath": "true"})
+	checkGoBuild(t, headless, headlessBuild("linux"))
+	// The headless build is static: no interpreter, no shared library, so
+	// it runs on a server without the GUI libraries (or any libc).
+	if f, err := elf.Open(headless); err != nil {
+		t.Error(err)
+	} else {
+		libs, err := f.ImportedLibraries()
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+				t.Errorf("orionbridge-headless has a %v program header: dynamically linked", p.Type)
+			}
+		}
+		if err != nil || len(libs) > 0 {
+			t.Errorf("orionbridge-headless links %v (%v), want nothing", libs, err)
+		}
+		f.Close()
+	}
+	for _, b := range []string{"orionbridge", "orionbridge-headless"} {
+		got, err := os.ReadFile(filepath.Join(dir, "usr", "bin", b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if built, err := os.ReadFile(filepath.Join(root, "dist", "linux", b)); err != nil || !bytes.Equal(got, built) {
+			t.Errorf("the deb's %s differs from dist/linux/%[1]s (%v)", b, err)
+		}
 	}
 
 	// Every library the binary links comes from a declared dependency, for

@@ -42,7 +42,7 @@ wait_for() {
 
 port_open() { (: >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-go build -o "$bin" .
+go build -tags no_emoji -o "$bin" .
 go build -o "$work/democlient" ./tray/internal/democlient
 mkdir -p "$out"
 rm -f "$out/sessions.png" "$out/log.png" "$out/consent.png"

@@ -5,6 +5,9 @@
 # app, no Dock icon), the uninstall script inside, and, when
 # MACOS_SIGN_APP names a "Developer ID Application" identity in the keychain,
 # signed with the hardened runtime that notarization requires.
+# Beside the app's binary, Contents/MacOS/orionbridge-headless: the same
+# bridge without the tray (-tags headless, cgo-free), also universal, which
+# `orionbridge service install` registers for the LaunchDaemon or agent.
 #
 # Usage (from anywhere):  installer/macos/build-app.sh [OUTDIR]
 #   OUTDIR defaults to dist/macos; the bundle is OUTDIR/Orion Bridge.app.
@@ -39,11 +42,14 @@ trap 'rm -rf "$work"' EXIT
 
 # Both architectures, joined by lipo: one pkg for Intel and Apple silicon.
 # Go passes -arch to clang for darwin cgo, so the other one cross-compiles.
+# The tray app leaves Fyne's emoji font out (no_emoji, see the Makefile).
 export CGO_ENABLED=1 MACOSX_DEPLOYMENT_TARGET=12.0
 for arch in arm64 amd64; do
-	GOOS=darwin GOARCH=$arch go build -trimpath -ldflags "-s -w" -o "$work/orionbridge-$arch" .
+	GOOS=darwin GOARCH=$arch go build -trimpath -tags no_emoji -ldflags "-s -w" -o "$work/orionbridge-$arch" .
+	GOOS=darwin GOARCH=$arch CGO_ENABLED=0 go build -trimpath -tags headless -ldflags "-s -w" -o "$work/orionbridge-headless-$arch" .
 done
 lipo -create -output "$work/orionbridge" "$work/orionbridge-arm64" "$work/orionbridge-amd64"
+lipo -create -output "$work/orionbridge-headless" "$work/orionbridge-headless-arm64" "$work/orionbridge-headless-amd64"
 
 mkdir -p "$out"
 app="$out/Orion Bridge.app"
@@ -61,10 +67,14 @@ mv "$work/Orion Bridge.app" "$app"
 sed -e "s/@VERSION@/$version/" -e "s/@BUILD@/$build/" installer/macos/Info.plist >"$app/Contents/Info.plist"
 plutil -lint "$app/Contents/Info.plist"
 install -m 0755 installer/macos/uninstall.sh "$app/Contents/Resources/uninstall.sh"
+install -m 0755 "$work/orionbridge-headless" "$app/Contents/MacOS/orionbridge-headless"
 
 if [ -n "${MACOS_SIGN_APP:-}" ]; then
 	# --options runtime: the hardened runtime, required for notarization;
-	# --timestamp: a secure timestamp, required too.
+	# --timestamp: a secure timestamp, required too. Nested code is signed
+	# before the bundle that seals it: the headless binary first.
+	codesign --force --options runtime --timestamp --identifier com.orionreport.bridge.headless \
+		--sign "$MACOS_SIGN_APP" "$app/Contents/MacOS/orionbridge-headless"
 	codesign --force --options runtime --timestamp --sign "$MACOS_SIGN_APP" "$app"
 	codesign --verify --strict --verbose=2 "$app"
 else

@@ -31,6 +31,10 @@ if [ -x "$exe" ]; then
 	fi
 fi
 pkill -x orionbridge 2>/dev/null || true
+# A service's orionbridge-headless, which `service uninstall` did not stop
+# (a user's LaunchAgent). macOS keeps 16 characters of a process's name
+# (MAXCOMLEN), which is what pkill -x compares, so it is matched by path.
+pkill -f "^$app/Contents/MacOS/orionbridge-headless( |\$)" 2>/dev/null || true
 
 rm -f "/Library/LaunchAgents/$label.plist"
 rm -rf "$app"

@@ -10,6 +10,10 @@
 # The exe is a GUI-subsystem program (-H=windowsgui): no console window
 # opens with the tray app, and `orionbridge run`, `certs` and `config` print
 # nothing when started from a console (their exit status still tells).
+# no_emoji leaves Fyne's emoji font out, as every tray build does (see the
+# Makefile). orionbridge-headless.exe, the service's, is no concern of this
+# script: it needs neither cgo nor resources (the Makefile's $(WIN_HEADLESS)
+# rule, and the release workflow, build it after this script has run).
 # Its icon (assets/icons/app.png), manifest (per-monitor DPI awareness,
 # common controls v6) and version resources come from a .syso that
 # go-winres writes at the module root, where `go build` links it; the .syso
@@ -36,7 +40,7 @@ trap 'exit 143' TERM
 	--product-version "$version" --file-version "$version" --copyright "Orion Report"
 
 mkdir -p "$(dirname "$out")"
-CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go build -trimpath -ldflags "-H=windowsgui -s -w" -o "$out" .
+CGO_ENABLED=1 GOOS=windows GOARCH=amd64 go build -trimpath -tags no_emoji -ldflags "-H=windowsgui -s -w" -o "$out" .
 echo "built $out"
 
 # The icon carrier: an entry point that returns, linked with the resources.
