@@ -21,7 +21,7 @@ import (
 func (t *trayApp) action(a trayAction) func() {
 	switch a {
 	case actionOpenDashboard:
-		return func() { t.dash.show("") }
+		return func() { t.dashboard().show("") }
 	case actionToggleBridge:
 		return t.toggleBridge
 	case actionCopyEndpoint:
@@ -30,8 +30,9 @@ func (t *trayApp) action(a trayAction) func() {
 		return func() { t.openURL(t.model().Status.diagnosticsURL()) }
 	case actionTrustCertificate:
 		return func() {
-			t.dash.show(tabCertificate)
-			t.dash.cert.confirmTrust()
+			d := t.dashboard()
+			d.show(tabCertificate)
+			d.cert.confirmTrust()
 		}
 	case actionRenewCertificate:
 		return t.renewCertificate
@@ -98,8 +99,9 @@ func (t *trayApp) renewCertificate() {
 		kick(t.kickCert)
 		t.ui(func() {
 			if err != nil {
-				t.dash.show(tabCertificate)
-				dialog.ShowError(fmt.Errorf("renew certificate: %w", err), t.dash.window)
+				d := t.dashboard()
+				d.show(tabCertificate)
+				dialog.ShowError(fmt.Errorf("renew certificate: %w", err), d.window)
 			}
 		})
 	})
@@ -111,7 +113,7 @@ func (t *trayApp) trustCertificate() {
 	t.spawn(func() {
 		results, err := t.ctrl.TrustCertificate()
 		kick(t.kickCert)
-		t.ui(func() { t.dash.cert.showTrustResults(results, err) })
+		t.ui(func() { t.dashboard().cert.showTrustResults(results, err) })
 	})
 }
 
@@ -121,8 +123,9 @@ func (t *trayApp) openURL(s string) {
 		err = t.app.OpenURL(u)
 	}
 	if err != nil {
-		t.dash.show("")
-		dialog.ShowError(fmt.Errorf("open %s: %w", s, err), t.dash.window)
+		d := t.dashboard()
+		d.show("")
+		dialog.ShowError(fmt.Errorf("open %s: %w", s, err), d.window)
 	}
 }
 
@@ -181,7 +184,7 @@ func (t *trayApp) toggleStartAtLogin() {
 	want := !t.model().Status.AtLogin
 	t.spawn(func() {
 		if err := app.SetAutostart(want); err != nil {
-			t.ui(func() { dialog.ShowError(fmt.Errorf("start at login: %w", err), t.dash.window) })
+			t.ui(func() { dialog.ShowError(fmt.Errorf("start at login: %w", err), t.dashboard().window) })
 		}
 		on, _ := app.AutostartEnabled()
 		t.mu.Lock()
@@ -194,7 +197,7 @@ func (t *trayApp) toggleStartAtLogin() {
 // exportSupportBundle asks where to save the zip IT asks for, then writes
 // it off the UI goroutine (it reads the logs and may ask a service).
 func (t *trayApp) exportSupportBundle() {
-	t.dash.show("")
+	t.dashboard().show("")
 	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
 		if err != nil || w == nil {
 			return // cancelled
@@ -206,13 +209,13 @@ func (t *trayApp) exportSupportBundle() {
 			}
 			t.ui(func() {
 				if werr != nil {
-					dialog.ShowError(fmt.Errorf("export support bundle: %w", werr), t.dash.window)
+					dialog.ShowError(fmt.Errorf("export support bundle: %w", werr), t.dashboard().window)
 					return
 				}
-				dialog.ShowInformation("Support bundle saved", w.URI().Path(), t.dash.window)
+				dialog.ShowInformation("Support bundle saved", w.URI().Path(), t.dashboard().window)
 			})
 		})
-	}, t.dash.window)
+	}, t.dashboard().window)
 	d.SetFileName("OrionBridge-support-" + time.Now().Format("2006-01-02") + ".zip")
 	d.Show()
 }

@@ -65,14 +65,26 @@ type harness struct {
 
 func newHarness(t *testing.T, ctrl app.Controller) *harness {
 	t.Helper()
+	h := newBareHarness(t, ctrl, true)
+	// The tests look at the dashboard, which a tray app builds on first use.
+	h.dashboard().window.Resize(dashboardSize)
+	return h
+}
+
+// newBareHarness is the app as Run leaves it before the loop starts: with
+// a (fake) tray or without one, nothing opened yet.
+func newBareHarness(t *testing.T, ctrl app.Controller, withTray bool) *harness {
+	t.Helper()
 	a := test.NewTempApp(t)
 	q := &uiQueue{}
 	tr := newTrayApp(ctrl, a, q.do, "test")
-	tr.desk = &fakeTray{}
+	if withTray {
+		tray := &fakeTray{}
+		tr.desk, tr.onTrayTapped = tray, tray.setOnTapped
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tr.start(ctx)
 	tr.buildUI()
-	tr.dash.window.Resize(dashboardSize)
 	t.Cleanup(func() {
 		// As Run does after the Fyne loop ends.
 		tr.closed.Store(true)
@@ -151,11 +163,14 @@ func labelsUnder(o fyne.CanvasObject) map[string]bool {
 	return texts
 }
 
-// fakeTray records what the tray shows.
+// fakeTray records what the tray shows, and what a click on its icon does.
 type fakeTray struct {
-	icon fyne.Resource
-	menu *fyne.Menu
+	icon   fyne.Resource
+	menu   *fyne.Menu
+	tapped func()
 }
+
+func (f *fakeTray) setOnTapped(fn func()) { f.tapped = fn }
 
 func (f *fakeTray) SetSystemTrayMenu(m *fyne.Menu)    { f.menu = m }
 func (f *fakeTray) SetSystemTrayIcon(r fyne.Resource) { f.icon = r }

@@ -74,7 +74,7 @@ func (s *screenshots) run(ctx context.Context) {
 		s.fail(err)
 		return
 	}
-	s.t.ui(func() { s.t.dash.show(tabSessions) })
+	s.t.ui(func() { s.t.dashboard().show(tabSessions) })
 	if !waitFor(ctx, func() bool { return len(s.t.model().Snap.Sessions) >= s.want }) {
 		s.fail(fmt.Errorf("fewer than %d sessions after %s", s.want, screenshotWait))
 		return
@@ -83,16 +83,17 @@ func (s *screenshots) run(ctx context.Context) {
 	// its Disconnect button enabled.
 	sleep(ctx, 5*time.Second)
 	s.t.ui(func() {
-		s.t.dash.show(tabSessions)
+		d := s.t.dashboard()
+		d.show(tabSessions)
 		// The newest session: the script's first one ends early.
-		s.t.dash.sessions.table.Select(widget.TableCellID{Row: len(s.t.dash.sessions.rows) - 1, Col: 0})
+		d.sessions.table.Select(widget.TableCellID{Row: len(d.sessions.rows) - 1, Col: 0})
 	})
 	s.capture(ctx, "sessions.png", func() fyne.Window { return s.t.dash.window })
-	s.t.ui(func() { s.t.dash.show(tabLog) })
+	s.t.ui(func() { s.t.dashboard().show(tabLog) })
 	s.capture(ctx, "log.png", func() fyne.Window { return s.t.dash.window })
 	if os.Getenv(screenshotAllEnv) != "" {
 		for _, tab := range []string{tabSites, tabSettings, tabCertificate} {
-			s.t.ui(func() { s.t.dash.show(tab) })
+			s.t.ui(func() { s.t.dashboard().show(tab) })
 			s.capture(ctx, strings.ToLower(tab)+".png", func() fyne.Window { return s.t.dash.window })
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/systray"
 
 	"orionbridge/app"
 	"orionbridge/bridge"
@@ -54,6 +55,7 @@ func Run(ctrl app.Controller, opts app.UIOptions) error {
 	t := newTrayApp(ctrl, a, fyne.Do, opts.Version)
 	if desk, ok := a.(desktop.App); ok && trayHostReachable() {
 		t.desk = desk
+		t.onTrayTapped = systray.SetOnTapped
 	} else {
 		fmt.Fprintln(os.Stderr, "orionbridge: no system tray here (no D-Bus session bus): the dashboard stays open, and closing it quits")
 		opts.ShowDashboard = true
@@ -67,12 +69,12 @@ func Run(ctrl app.Controller, opts app.UIOptions) error {
 	ctrl.SetConsent(t.consent)
 
 	if opts.ShowDashboard {
-		t.dash.show("")
+		t.dashboard().show("")
 	}
 	if opts.OnShowDashboard != nil {
 		// A second start of the app asks for the dashboard, from the
 		// bridge's control API goroutine.
-		opts.OnShowDashboard(func() { t.ui(func() { t.dash.show("") }) })
+		opts.OnShowDashboard(func() { t.ui(func() { t.dashboard().show("") }) })
 	}
 	var shots *screenshots
 	if dir := os.Getenv(screenshotsEnv); dir != "" {
@@ -139,8 +141,12 @@ type trayApp struct {
 	cert   *app.CertificateReport // nil until the first check
 	busy   bool                   // a Start or Stop is under way
 
+	// onTrayTapped sets what a click on the tray icon does (systray's
+	// SetOnTapped in Run); nil where there is no tray.
+	onTrayTapped func(func())
+
 	// UI goroutine only.
-	dash      *dashboard
+	dash      *dashboard // nil until first shown: see dashboard
 	shownMenu []menuEntry
 	shownIcon iconState
 	iconSet   bool
@@ -344,15 +350,33 @@ func (t *trayApp) notify(alerts []alert) {
 	}
 }
 
-// buildUI creates the dashboard (hidden) and the tray; UI goroutine.
+// buildUI sets up the tray, or where there is none the dashboard, which
+// then is the app; UI goroutine.
 func (t *trayApp) buildUI() {
-	t.dash = newDashboard(t)
-	t.refreshUI() // sets the tray icon and menu first, which starts the tray
-	if t.desk != nil {
+	if t.desk == nil {
+		t.dashboard()
+	} else if t.onTrayTapped != nil {
 		// A click on the tray icon opens the dashboard where the desktop
-		// supports it; the menu's Open Dashboard works everywhere.
-		t.desk.SetSystemTrayWindow(t.dash.window)
+		// supports it; the menu's Open Dashboard works everywhere. Set
+		// before the tray starts: on Linux it decides whether the icon is
+		// a menu only. Fyne's SetSystemTrayWindow would do the same but
+		// needs the window, which is built on first use.
+		t.onTrayTapped(func() { t.ui(func() { t.dashboard().show("") }) })
 	}
+	t.refreshUI() // sets the tray icon and menu, which starts the tray
+}
+
+// dashboard returns the dashboard, building it the first time. Most of
+// the day the tray app only sits in the tray: built at start, the hidden
+// window's widgets and the fonts they measure with cost about 20 MiB
+// (docs/benchmarks.md). Once built it stays, hidden when closed, so it
+// opens again at once. UI goroutine.
+func (t *trayApp) dashboard() *dashboard {
+	if t.dash == nil {
+		t.dash = newDashboard(t)
+		t.dash.refresh(t.model())
+	}
+	return t.dash
 }
 
 // updateTray sets the tray icon and menu when they differ from what is

@@ -240,3 +240,55 @@ func TestQuitLeavesAServiceRunning(t *testing.T) {
 		})
 	}
 }
+
+// TestDashboardIsBuiltOnFirstUse: a tray app builds its dashboard when the
+// operator first opens it (the icon or the menu), not at start; without a
+// tray the dashboard is the app and is built at once.
+func TestDashboardIsBuiltOnFirstUse(t *testing.T) {
+	tests := []struct {
+		name     string
+		withTray bool
+		open     func(t *testing.T, h *harness)
+	}{
+		{"tray icon clicked", true, func(t *testing.T, h *harness) {
+			tapped := h.desk.(*fakeTray).tapped
+			if tapped == nil {
+				t.Fatal("no action on a click of the tray icon")
+			}
+			tapped() // from systray's goroutine: the app queues the work
+		}},
+		{"Open Dashboard in the tray menu", true, func(t *testing.T, h *harness) {
+			menuItem(t, h.desk.(*fakeTray).menu, "Open Dashboard").Action()
+		}},
+		{"no tray", false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctrl := newFakeController()
+			h := newBareHarness(t, ctrl, tt.withTray)
+			h.q.drain()
+			h.refreshUI()
+			if tt.withTray {
+				if h.dash != nil {
+					t.Fatal("the dashboard was built at start, before anyone opened it")
+				}
+				if h.desk.(*fakeTray).menu == nil {
+					t.Fatal("the tray has no menu")
+				}
+				tt.open(t, h)
+			}
+			h.q.drain()
+			if h.dash == nil {
+				t.Fatal("the dashboard was not built")
+			}
+			if !shows(h.dash.window, tabSessions) {
+				t.Errorf("the dashboard does not show its tabs:\n%s", test.RenderToMarkup(h.dash.window.Canvas()))
+			}
+			first := h.dash
+			h.dashboard().show(tabLog)
+			if h.dash != first {
+				t.Error("opening the dashboard again built a second one")
+			}
+		})
+	}
+}
