@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -41,13 +42,29 @@ type client struct {
 	ws    *websocket.Conn // nil unless WebSocket
 }
 
-// answerPings reads and drops everything from now on, so the WebSocket
-// library answers the server's pings, as a browser does; the client must not
-// be read otherwise afterwards.
+// pongsLost counts the pongs the load tool's clients failed to send.
+var pongsLost atomic.Int64
+
+// pongWriteLimit bounds the write of one pong. gorilla's default ping
+// handler allows 1 s and drops the pong silently when that passes, which
+// happens when 10,000 idle clients answer a burst of pings on 2 busy cores;
+// the bridge then rightly ends the session for want of a pong. A browser
+// does not drop pongs, so the clients allow as long as the bridge waits.
+const pongWriteLimit = 30 * time.Second
+
+// answerPings reads and drops everything from now on, so the client answers
+// the server's pings, as a browser does; the client must not be read
+// otherwise afterwards.
 func (c *client) answerPings() {
 	if c.ws == nil {
 		return
 	}
+	c.ws.SetPingHandler(func(data string) error {
+		if err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(pongWriteLimit)); err != nil {
+			pongsLost.Add(1)
+		}
+		return nil
+	})
 	go func() {
 		for {
 			if _, _, err := c.ws.NextReader(); err != nil {

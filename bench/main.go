@@ -25,6 +25,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,6 +54,7 @@ func main() {
 // config is the command line of a benchmark run.
 type config struct {
 	bridge, websockify, update, label string
+	headless, fyneFloor               string
 	compareBin, compareLabel          string
 	keep                              bool
 	repeat                            int
@@ -72,7 +74,9 @@ var phases = []string{"latency", "throughput", "open", "memory", "tray"}
 func parseConfig(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("orionbench", flag.ContinueOnError)
-	fs.StringVar(&c.bridge, "bridge", "bin/orionbridge", "the orionbridge binary to measure")
+	fs.StringVar(&c.bridge, "bridge", "bin/orionbridge", "the orionbridge binary (the tray build): the bridge measured unless -headless is set, and the tray app")
+	fs.StringVar(&c.headless, "headless", "", "the orionbridge-headless binary (the service build, without the tray): when set, the bridge measured; the tray build's idle memory is then reported beside it")
+	fs.StringVar(&c.fyneFloor, "fyne-floor", "", "a minimal Fyne app (bench/fynefloor, built like the tray): its memory under Xvfb is the toolkit's floor for the tray figures")
 	fs.StringVar(&c.websockify, "websockify", "websockify", "the websockify command")
 	fs.StringVar(&c.update, "update", "", "rewrite the generated section of this Markdown `file` (e.g. docs/benchmarks.md)")
 	fs.StringVar(&c.label, "label", "", "a note printed with the results, e.g. what was changed")
@@ -151,13 +155,33 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "orionbench:", err)
 		return 2
 	}
-	bin, err := filepath.Abs(cfg.bridge)
-	if err == nil {
-		_, err = os.Stat(bin)
+	for _, b := range []struct {
+		path *string
+		flag string
+		hint string
+	}{
+		{&cfg.bridge, "-bridge", "go build -tags no_emoji -o bin/orionbridge ."},
+		{&cfg.headless, "-headless", "CGO_ENABLED=0 go build -tags headless -o bin/orionbridge-headless ."},
+		{&cfg.fyneFloor, "-fyne-floor", "go build -tags no_emoji -o bin/fynefloor ./bench/fynefloor"},
+	} {
+		if *b.path == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*b.path)
+		if err == nil {
+			_, err = os.Stat(abs)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "orionbench: %s: %v (build it with `%s`, or run `make bench`)\n", b.flag, err, b.hint)
+			return 2
+		}
+		*b.path = abs
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "orionbench: the bridge binary: %v (build it with `go build -o bin/orionbridge .`)\n", err)
-		return 2
+	// The bridge measured is what a service runs: the headless build when
+	// there is one.
+	bin := cfg.bridge
+	if cfg.headless != "" {
+		bin = cfg.headless
 	}
 	res := newResults(cfg)
 	res.machine = describeMachine()
@@ -321,7 +345,7 @@ func runPhases(ctx context.Context, cfg config, res *results, bin, self, tmp str
 		}
 	}
 	if cfg.only["tray"] {
-		runTray(cfg, res, bin, filepath.Join(tmp, "tray"))
+		runTray(cfg, res, filepath.Join(tmp, "tray"))
 	}
 	return nil
 }
@@ -438,6 +462,11 @@ func runMemory(ctx context.Context, cfg config, res *results, bin, self, dir str
 				}
 				logf("memory run %d %-12s idle %7.1f MiB%s", r+1, t.label, float64(mem)/mib, anon)
 			}
+			if cfg.headless != "" && cfg.targets["orion"] {
+				if err := traybuildIdle(cfg, res, srv, rdir, r); err != nil {
+					return err
+				}
+			}
 			for _, t := range ts {
 				if err := holdIdle(ctx, cfg, res, srv, t, r); err != nil {
 					return err
@@ -449,6 +478,30 @@ func runMemory(ctx context.Context, cfg config, res *results, bin, self, dir str
 			return err
 		}
 	}
+	return nil
+}
+
+// traybuildIdle reads the idle memory of the tray build running headless
+// (`orionbridge run`), beside the headless build's: the same bridge, with
+// the tray's toolkit and GL libraries linked in.
+func traybuildIdle(cfg config, res *results, srv *servers, dir string, run int) error {
+	b, err := startBridge(cfg.bridge, dir, "bridge-traybuild", srv.engine, cfg.bridgeEnv)
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	time.Sleep(cfg.settle)
+	mem, err := vmRSS(b.pid())
+	if err != nil {
+		return err
+	}
+	res.add("rss-idle-traybuild", "orion", float64(mem)/mib)
+	anon, err := procStatusField(b.pid(), "RssAnon:")
+	if err != nil {
+		return err
+	}
+	res.add("anon-idle-traybuild", "orion", float64(anon)/mib)
+	logf("memory run %d %-12s idle %7.1f MiB (RssAnon %.1f MiB)", run+1, "tray build", float64(mem)/mib, float64(anon)/mib)
 	return nil
 }
 
@@ -508,8 +561,17 @@ func holdIdle(ctx context.Context, cfg config, res *results, srv *servers, t *ta
 		// collection and then returns free memory to the OS.
 		if want == cfg.idle[len(cfg.idle)-1] && cfg.steady > 0 && (t.key == "orion" || t.key == "orion-b") {
 			time.Sleep(cfg.steady)
-			if got, err := t.sessionsHeld(srv); err != nil || got != n {
-				return fmt.Errorf("%s holds %d sessions after %s idle, want %d (%v)", t.label, got, cfg.steady, n, err)
+			got, err := t.sessionsHeld(srv)
+			if err != nil {
+				return err
+			}
+			if got != n {
+				// Reported, not hidden: the figure is then per session held,
+				// with the bridge's own reasons for the others.
+				why := closeReasons(t.bridgeLog(srv))
+				res.lostIdle(t.key, run, n-got, why)
+				logf("memory run %d %-12s %d of %d sessions closed while idle (the load tool failed to send %d pongs): %s", run+1, t.label, n-got, n, pongsLost.Load(), why)
+				n = got
 			}
 			mem, err := t.memory(srv)
 			if err != nil {
@@ -521,6 +583,57 @@ func holdIdle(ctx context.Context, cfg config, res *results, srv *servers, t *ta
 		}
 	}
 	return nil
+}
+
+// bridgeLog is the path of a bridge target's log (its stderr).
+func (t *target) bridgeLog(s *servers) string {
+	if t.key == "orion-b" {
+		return s.bridgeB.log
+	}
+	return s.bridge.log
+}
+
+// closeReasons counts the close codes and reasons of the sessions a
+// bridge's log says it closed, most frequent first.
+func closeReasons(logPath string) string {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return err.Error()
+	}
+	counts := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, `msg="session closed"`) {
+			continue
+		}
+		code, reason := logField(line, "code"), logField(line, "reason")
+		counts[code+" "+reason]++
+	}
+	keys := slices.SortedFunc(maps.Keys(counts), func(a, b string) int { return counts[b] - counts[a] })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d × %s", counts[k], k)
+	}
+	if len(parts) == 0 {
+		return "no close in the bridge's log"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// logField is the value of key in a log/slog text line.
+func logField(line, key string) string {
+	i := strings.Index(line, " "+key+"=")
+	if i < 0 {
+		return ""
+	}
+	v := line[i+len(key)+2:]
+	if strings.HasPrefix(v, `"`) {
+		if s, err := strconv.QuotedPrefix(v); err == nil {
+			u, _ := strconv.Unquote(s)
+			return strconv.Quote(u)
+		}
+	}
+	v, _, _ = strings.Cut(v, " ")
+	return v
 }
 
 // sessionsHeld is the session count a bridge reports in /health.
@@ -592,64 +705,153 @@ func (t *target) memory(s *servers) (int64, error) {
 	return 0, fmt.Errorf("%s: no process", t.label)
 }
 
-// runTray measures the tray app's idle memory: `orionbridge --dashboard`
-// under xvfb-run, with a config on a free port.
-func runTray(cfg config, res *results, bin, dir string) {
+// trayCase is one way of running a Fyne app under Xvfb for the tray
+// figures.
+type trayCase struct {
+	key  string
+	what string
+	// dbus runs the app with a D-Bus session bus of its own, so it sits in
+	// the tray with its dashboard closed; without one it has no tray and
+	// keeps its dashboard open.
+	dbus  bool
+	floor bool // the minimal Fyne app rather than the tray app
+}
+
+var trayCases = []trayCase{
+	{key: "tray", what: "idle in the tray", dbus: true},
+	{key: "tray-dash", what: "with its dashboard open"},
+	{key: "fyne-floor", what: "the minimal Fyne app", floor: true},
+}
+
+// runTray measures the tray app's idle memory under xvfb-run, with a config
+// on a free port: sitting in the tray (its dashboard closed), and with its
+// dashboard open; then a minimal Fyne app, the toolkit's floor.
+func runTray(cfg config, res *results, dir string) {
 	xvfb, err := exec.LookPath("xvfb-run")
 	if err != nil {
-		res.note("tray", "orion", "not measured: xvfb-run not found (apt-get install xvfb)")
+		for _, c := range trayCases {
+			res.note(c.key, "orion", "not measured: xvfb-run not found (apt-get install xvfb)")
+		}
 		return
 	}
-	for r := range cfg.repeat {
-		rdir := filepath.Join(dir, strconv.Itoa(r))
-		if err := os.MkdirAll(rdir, 0o700); err != nil {
-			res.note("tray", "orion", "not measured: "+err.Error())
-			return
+	for _, c := range trayCases {
+		if c.floor && cfg.fyneFloor == "" {
+			res.note(c.key, "orion", "not measured: no -fyne-floor binary")
+			continue
 		}
-		// The tray needs no engine; the route only has to be valid.
-		cfgPath, port, err := writeBridgeConfig(rdir, map[string]string{kindEcho: "127.0.0.1:9", kindSink: "127.0.0.1:9", kindSource: "127.0.0.1:9"})
-		if err != nil {
-			res.note("tray", "orion", "not measured: "+err.Error())
-			return
+		for r := range cfg.repeat {
+			rdir := filepath.Join(dir, c.key, strconv.Itoa(r))
+			note := measureTray(cfg, res, c, xvfb, rdir)
+			if note != "" {
+				res.note(c.key, "orion", note)
+				logf("tray %s: %s", c.key, note)
+				break
+			}
+			logf("tray run %d %-10s %7.1f MiB (RssAnon %.1f MiB, Mesa's OpenGL %.1f MiB)", r+1, c.key,
+				res.lastValue(c.key, "orion"), res.lastValue(c.key+"-anon", "orion"), res.lastValue(c.key+"-gl", "orion"))
 		}
-		cmd := exec.Command(xvfb, "-a", bin, "--config", cfgPath, "--dashboard")
-		cmd.Env = bridgeEnv(rdir, cfg.bridgeEnv)
-		p, err := start("tray", cmd, filepath.Join(rdir, "tray.log"))
-		if err != nil {
-			res.note("tray", "orion", "not measured: "+err.Error())
-			return
-		}
-		b := &bridgeProc{proc: p, port: port, dataDir: filepath.Join(rdir, "data")}
-		mem, note := func() (int64, string) {
-			defer p.stop()
-			if err := b.waitHealthy(60 * time.Second); err != nil {
-				return 0, "not measured: " + firstLine(err.Error())
-			}
-			h, err := b.healthDoc()
-			if err != nil {
-				return 0, "not measured: " + err.Error()
-			}
-			time.Sleep(cfg.traySettle)
-			if log, _ := os.ReadFile(p.log); strings.Contains(string(log), "running headless") {
-				return 0, "not measured: tray not built (the binary runs headless under Xvfb)"
-			}
-			m, err := vmRSS(h.PID)
-			if err != nil {
-				return 0, "not measured: " + err.Error()
-			}
-			if a, err := procStatusField(h.PID, "RssAnon:"); err == nil {
-				res.add("tray-anon", "orion", float64(a)/mib)
-			}
-			return m, ""
-		}()
-		if note != "" {
-			res.note("tray", "orion", note)
-			logf("tray: %s", note)
-			return
-		}
-		res.add("tray", "orion", float64(mem)/mib)
-		logf("tray run %d idle %7.1f MiB (RssAnon %.1f MiB)", r+1, float64(mem)/mib, res.lastValue("tray-anon", "orion"))
 	}
+}
+
+// measureTray runs one case once and records its memory; a non-empty
+// result says why it could not.
+func measureTray(cfg config, res *results, c trayCase, xvfb, dir string) string {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "not measured: " + err.Error()
+	}
+	var argv []string
+	if c.dbus {
+		drs, err := exec.LookPath("dbus-run-session")
+		if err != nil {
+			return "not measured: dbus-run-session not found (apt-get install dbus-daemon)"
+		}
+		argv = append(argv, drs, "--")
+	}
+	argv = append(argv, xvfb, "-a")
+	pidFile := filepath.Join(dir, "pid")
+	var port int
+	if c.floor {
+		argv = append(argv, cfg.fyneFloor, "-pidfile", pidFile)
+	} else {
+		// The tray needs no engine; the route only has to be valid.
+		cfgPath, p, err := writeBridgeConfig(dir, map[string]string{kindEcho: "127.0.0.1:9", kindSink: "127.0.0.1:9", kindSource: "127.0.0.1:9"})
+		if err != nil {
+			return "not measured: " + err.Error()
+		}
+		port = p
+		argv = append(argv, cfg.bridge, "--config", cfgPath)
+		if !c.dbus {
+			argv = append(argv, "--dashboard")
+		}
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = bridgeEnv(dir, cfg.bridgeEnv)
+	p, err := start(c.key, cmd, filepath.Join(dir, "app.log"))
+	if err != nil {
+		return "not measured: " + err.Error()
+	}
+	defer p.stop()
+	pid, err := trayPID(p, c, pidFile, port, dir)
+	if err != nil {
+		return "not measured: " + firstLine(err.Error())
+	}
+	time.Sleep(cfg.traySettle)
+	log, _ := os.ReadFile(p.log)
+	switch {
+	case strings.Contains(string(log), "running headless"):
+		return "not measured: tray not built (the binary runs headless under Xvfb)"
+	case c.dbus && strings.Contains(string(log), "no system tray here"):
+		return "not measured: the app found no D-Bus session bus, so it has no tray"
+	}
+	m, err := vmRSS(pid)
+	if err != nil {
+		return "not measured: " + err.Error()
+	}
+	anon, err := procStatusField(pid, "RssAnon:")
+	if err != nil {
+		return "not measured: " + err.Error()
+	}
+	gl, err := smapsRSS(pid, isMesaLibrary)
+	if err != nil {
+		return "not measured: " + err.Error()
+	}
+	res.add(c.key, "orion", float64(m)/mib)
+	res.add(c.key+"-anon", "orion", float64(anon)/mib)
+	res.add(c.key+"-gl", "orion", float64(gl)/mib)
+	return ""
+}
+
+// trayPID waits for the app to be up and returns its pid: the tray app's
+// from its /health, the floor's from the file it writes once its window is
+// up (xvfb-run's own pid is a shell's).
+func trayPID(p *proc, c trayCase, pidFile string, port int, dir string) (int, error) {
+	if !c.floor {
+		b := &bridgeProc{proc: p, port: port, dataDir: filepath.Join(dir, "data")}
+		if err := b.waitHealthy(60 * time.Second); err != nil {
+			return 0, err
+		}
+		h, err := b.healthDoc()
+		return h.PID, err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			return strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		if p.exited() {
+			return 0, fmt.Errorf("%s exited: %s", c.key, p.logTail())
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s: no window within 60s: %s", c.key, p.logTail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// isMesaLibrary matches the files of Mesa's software OpenGL driver, which
+// Xvfb's GLX uses: the DRI driver and the LLVM it compiles shaders with.
+func isMesaLibrary(path string) bool {
+	return strings.Contains(path, "/dri/") || strings.Contains(path, "libLLVM") || strings.Contains(path, "libgallium") || strings.Contains(path, "libglapi")
 }
 
 // openedBefore is how many sessions openSessions had opened when it failed
@@ -705,12 +907,42 @@ func raiseFileLimit(want uint64) (string, uint64) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised); err == nil {
 		return fmt.Sprintf("open-file limit raised from %d to %d with setrlimit", before, want), want
 	}
-	// Not root: the soft limit can still go up to the hard one.
+	// Without CAP_SYS_RESOURCE (not root, or a container that drops it) the
+	// soft limit can still go up to the hard one.
 	lim.Cur = lim.Max
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return fmt.Sprintf("open-file limit %d: setrlimit not allowed (%v)", before, err), before
 	}
-	return fmt.Sprintf("open-file limit %d: raising the hard limit %d to %d is not allowed (needs root)", lim.Cur, lim.Max, want), lim.Cur
+	return fmt.Sprintf("open-file limit %d: raising the hard limit %d to %d is not allowed (setrlimit needs CAP_SYS_RESOURCE, which this process %s)", lim.Cur, lim.Max, want, capSysResource()), lim.Cur
+}
+
+// capSysResource says whether this process holds CAP_SYS_RESOURCE, from
+// the effective set in /proc/self/status.
+func capSysResource() string {
+	const capSysResource = 24 // linux/capability.h
+	eff, err := procStatusHex("CapEff:")
+	switch {
+	case err != nil:
+		return "may lack (" + err.Error() + ")"
+	case eff&(1<<capSysResource) != 0:
+		return "holds, yet the kernel refused"
+	case os.Geteuid() == 0:
+		return "lacks even as root: its container drops it"
+	}
+	return "lacks: it is not root"
+}
+
+func procStatusHex(field string) (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field); ok {
+			return strconv.ParseUint(strings.TrimSpace(rest), 16, 64)
+		}
+	}
+	return 0, fmt.Errorf("/proc/self/status: no %s", field)
 }
 
 func describeMachine() string {

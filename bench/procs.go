@@ -159,7 +159,8 @@ func writeBridgeConfig(dir string, engine map[string]string) (string, int, error
 }
 
 // bridgeEnv gives the bridge a home of its own, so it finds no browser
-// trust stores or config of the person running the benchmark.
+// trust stores, config or desktop session of the person running the
+// benchmark.
 func bridgeEnv(dir string, extra []string) []string {
 	home := filepath.Join(dir, "home")
 	_ = os.MkdirAll(home, 0o700)
@@ -167,7 +168,7 @@ func bridgeEnv(dir string, extra []string) []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "DISPLAY", "WAYLAND_DISPLAY", "GOGC", "GOMEMLIMIT", "GODEBUG":
+		case "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "GOGC", "GOMEMLIMIT", "GODEBUG":
 			continue
 		}
 		env = append(env, kv)
@@ -410,4 +411,35 @@ func groupCPU(pgid int) time.Duration {
 		total += procCPU(pid)
 	}
 	return total
+}
+
+// smapsRSS sums the resident memory of a process's mappings of the files
+// match accepts, from /proc/<pid>/smaps.
+func smapsRSS(pid int, match func(path string) bool) (int64, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/smaps")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var total int64
+	counting := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, "Rss:"); ok {
+			if counting {
+				kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("/proc/%d/smaps: %q: %w", pid, line, err)
+				}
+				total += kb << 10
+			}
+			continue
+		}
+		// A mapping's header: "start-end perms offset dev inode [path]".
+		if fields := strings.Fields(line); len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
+			counting = len(fields) >= 6 && match(fields[5])
+		}
+	}
+	return total, sc.Err()
 }

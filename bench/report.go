@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +27,16 @@ type results struct {
 	// heldAt records, per idle count asked for and target, the sessions
 	// actually held when the open-file limit allowed fewer.
 	heldAt map[int]map[string]int
+	// lost records, per target, the sessions the server closed while they
+	// sat idle before the steady-state reading, per run, and why.
+	lost map[string][]string
+}
+
+func (r *results) lostIdle(target string, run, n int, why string) {
+	if r.lost == nil {
+		r.lost = map[string][]string{}
+	}
+	r.lost[target] = append(r.lost[target], fmt.Sprintf("run %d: %s sessions (%s)", run+1, thousands(n), why))
 }
 
 func newResults(cfg config) *results {
@@ -126,6 +137,12 @@ func (r *results) figures() []figure {
 		figure{key: "rss-idle", label: "server memory, idle", unit: "MiB", digits: 1},
 		figure{key: "anon-idle", label: "  of which private (RssAnon; the rest is the executable's and libraries' pages)", unit: "MiB", digits: 1},
 	)
+	if r.cfg.headless != "" {
+		fs = append(fs,
+			figure{key: "rss-idle-traybuild", label: "the tray build running headless (`orionbridge run`), idle", unit: "MiB", digits: 1},
+			figure{key: "anon-idle-traybuild", label: "  of which private (RssAnon)", unit: "MiB", digits: 1},
+		)
+	}
 	for _, n := range r.cfg.idle {
 		fs = append(fs,
 			figure{key: fmt.Sprintf("rss-%d", n), label: fmt.Sprintf("server memory, %s idle sessions, %s after opening", thousands(n), r.cfg.settle), unit: "MiB", digits: 1, idle: n},
@@ -138,9 +155,18 @@ func (r *results) figures() []figure {
 			figure{key: fmt.Sprintf("steadyper-%d", n), label: fmt.Sprintf("  per session, at %s, after %s idle", thousands(n), r.cfg.steady), unit: "KiB", digits: 1, idle: n},
 		)
 	}
-	return append(fs,
-		figure{key: "tray", label: "tray app under Xvfb, idle", unit: "MiB", digits: 1},
-		figure{key: "tray-anon", label: "  of which private (RssAnon)", unit: "MiB", digits: 1})
+	for _, c := range []struct{ key, label string }{
+		{"tray", "tray app under Xvfb, idle in the tray (dashboard closed)"},
+		{"tray-dash", "tray app under Xvfb, dashboard open"},
+		{"fyne-floor", "a minimal Fyne app under Xvfb (one window, one label): the toolkit's floor"},
+	} {
+		fs = append(fs,
+			figure{key: c.key, label: c.label, unit: "MiB", digits: 1},
+			figure{key: c.key + "-anon", label: "  of which private (RssAnon)", unit: "MiB", digits: 1},
+			figure{key: c.key + "-gl", label: "  of which Mesa's software OpenGL (libLLVM, the DRI driver)", unit: "MiB", digits: 1},
+		)
+	}
+	return fs
 }
 
 func (r *results) maxIdle() int {
@@ -163,6 +189,9 @@ func (r *results) cell(f figure, target string) string {
 		s := strconv.FormatFloat(v, 'f', f.digits, 64)
 		if held := r.heldAt[f.idle][target]; held > 0 {
 			s += fmt.Sprintf(" (at %s¹)", thousands(held))
+		}
+		if strings.HasPrefix(f.key, "steady") && len(r.lost[target]) > 0 {
+			s += " ²"
 		}
 		return s
 	}
@@ -190,6 +219,9 @@ func (r *results) markdown() string {
 	p("- Load average (1, 5, 15 min): %s at the start, %s at the end.\n", r.loadStart, r.loadEnd)
 	p("- %s.\n", capitalize(r.fdNote))
 	p("- Each figure is the median of %d runs; every run is listed below the tables.\n", r.cfg.repeat)
+	if r.cfg.headless != "" {
+		p("- Orion Bridge: `%s` (the headless build a service runs) for the bridge figures; `%s` (the tray build) for the tray figures.\n", filepath.Base(r.cfg.headless), filepath.Base(r.cfg.bridge))
+	}
 	if len(r.cfg.bridgeEnv) > 0 {
 		p("- Bridge environment: `%s`.\n", strings.Join(r.cfg.bridgeEnv, " "))
 	}
@@ -217,6 +249,9 @@ func (r *results) markdown() string {
 	}
 	if note := r.capNote(); note != "" {
 		p("\n¹ %s\n", note)
+	}
+	for _, t := range slices.Sorted(maps.Keys(r.lost)) {
+		p("\n² %s closed sessions while they sat idle before the reading \"after %s idle\", which is then per session still held: %s.\n", r.label(t), r.cfg.steady, strings.Join(r.lost[t], "; "))
 	}
 	if _, ok := r.median("bulk-up-cpu-client", "tcp"); ok {
 		p("\nCPU time per 100 MB moved in the throughput figures (ms, user + system, from /proc/<pid>/stat; the 2 cores give 2,000 ms per second):\n\n")
@@ -353,14 +388,28 @@ func (r *results) targets() []targetResult {
 			m = fmt.Sprintf("%.1f KiB at %s sessions, %s", per, thousands(held), when)
 			v = fmt.Sprintf("%s at %s; %s not reachable here (¹)", verdict(per <= 32, ok), thousands(held), thousands(n))
 		}
+		if len(r.lost["orion"]) > 0 {
+			m += " (²)"
+		}
 		out = append(out, targetResult{what, m, v})
 	}
 	idle, ok := r.median("rss-idle", "orion")
-	out = append(out, targetResult{"idle headless RSS ≤ 20 MiB", fmt.Sprintf("%.1f MiB", idle), verdict(idle <= 20, ok)})
+	m := fmt.Sprintf("%.1f MiB", idle)
+	if tb, ok := r.median("rss-idle-traybuild", "orion"); ok {
+		m += fmt.Sprintf(" (%s; the tray build running headless: %.1f MiB)", filepath.Base(r.cfg.headless), tb)
+	}
+	out = append(out, targetResult{"idle headless RSS ≤ 20 MiB", m, verdict(idle <= 20, ok)})
 	tray, ok := r.median("tray", "orion")
-	m := fmt.Sprintf("%.1f MiB", tray)
+	m = fmt.Sprintf("%.1f MiB in the tray", tray)
 	if !ok {
 		m = r.notes["tray"]["orion"]
+	}
+	if v, ok := r.median("tray-dash", "orion"); ok {
+		m += fmt.Sprintf("; %.1f MiB with the dashboard open", v)
+	}
+	if v, ok := r.median("fyne-floor", "orion"); ok {
+		gl, _ := r.median("fyne-floor-gl", "orion")
+		m += fmt.Sprintf("; a minimal Fyne app: %.1f MiB, %.1f MiB of it Mesa's software OpenGL", v, gl)
 	}
 	out = append(out, targetResult{"tray app idle RSS ≤ 80 MiB", m, verdict(tray <= 80, ok)})
 	return out
