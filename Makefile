@@ -103,7 +103,8 @@ lint: $(STATICCHECK_BIN)
 # included), and each benchmark briefly so none rots.
 test: deps-test lint
 	CGO_ENABLED=0 go test -count=1 ./bridge/... ./certs/...
-	go test -race -count=1 ./...
+	@# installer/ runs once, in installer-check (it skips itself elsewhere).
+	go test -race -count=1 $$(go list ./... | grep -v '/installer$$')
 	go test -run '^$$' -bench . -benchtime 100x ./bridge/...
 	node --test assets/web/_test/client.test.mjs
 	$(MAKE) --no-print-directory installer-check

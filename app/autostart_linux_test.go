@@ -169,9 +169,7 @@ func TestDesktopEntryValidates(t *testing.T) {
 }
 
 func TestAutostartUnderSudo(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("sudo is recognised only when running as root") // see invokingUser
-	}
+	requireRoot(t, "sudo is recognised only when running as root (see invokingUser)")
 	setHome(t)
 	t.Setenv("SUDO_USER", "nobody")
 	for _, arg := range []string{"on", "off"} {

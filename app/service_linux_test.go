@@ -107,9 +107,7 @@ func TestServiceWithoutUserManager(t *testing.T) {
 }
 
 func TestServiceUserUnderSudo(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("sudo is recognised only when running as root") // see invokingUser
-	}
+	requireRoot(t, "sudo is recognised only when running as root (see invokingUser)")
 	setHome(t)
 	t.Setenv("SUDO_USER", "nobody")
 	code, _, stderr := runMain(t, "service", "install", "--user")

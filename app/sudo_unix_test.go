@@ -10,12 +10,7 @@ import (
 )
 
 func TestSudoActsForTheInvokingUser(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this test must run as root in CI: it checks files chowned to the sudo user")
-		}
-		t.Skip("needs root to chown; runs in CI")
-	}
+	requireRoot(t, "it checks files chowned to the sudo user")
 	t.Setenv("SUDO_USER", "nobody")
 	u, ok := invokingUser()
 	if !ok || u.uid == 0 {
@@ -48,4 +43,17 @@ func TestSudoActsForTheInvokingUser(t *testing.T) {
 	if _, ok := invokingUser(); ok {
 		t.Error("sudo to root from root counted as another user")
 	}
+}
+
+// requireRoot skips a test that needs root on a developer's machine, and
+// fails it in CI, which runs as root so that nothing skips there.
+func requireRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("this test must run as root in CI: %s", why)
+	}
+	t.Skipf("needs root: %s (CI runs it as root)", why)
 }

@@ -127,7 +127,8 @@ func BenchmarkThroughput(b *testing.B) {
 }
 
 // The benchmarks below run the engine and the browser in a helper process
-// (the test binary again, as TestBenchHelper), so the benchmark's own
+// (the test binary again, which TestMain turns into runBenchHelper), so the
+// benchmark's own
 // process holds the bridge alone: its allocations and memory are the
 // bridge's, with no client or engine mixed in.
 const benchHelperEnv = "ORIONBRIDGE_BENCH_HELPER"
@@ -143,7 +144,7 @@ type benchHelper struct {
 // startBenchHelper starts the helper in mode ("echo" or "idle") and reads
 // its engine address.
 func startBenchHelper(b *testing.B, mode string) *benchHelper {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchHelper$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), benchHelperEnv+"="+mode)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -247,8 +248,8 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	waitFor(b, "every session closed", func() bool { return len(br.Snapshot().Sessions) == 0 })
 }
 
-// TestBenchHelper is the helper process of the benchmarks above; in a
-// normal test run it skips itself. It listens as the engine (an echo, or
+// runBenchHelper is the helper process of the benchmarks above, which
+// TestMain runs instead of the tests when benchHelperEnv is set. It listens as the engine (an echo, or
 // one that accepts and holds), prints its address, then reads commands on
 // stdin:
 //
@@ -256,14 +257,10 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 //	      then "go": N round trips of SIZE bytes, "done".
 //	idle: "PORT N": open N sessions (16 at a time), "ready"; hold them
 //	      until stdin closes.
-func TestBenchHelper(t *testing.T) {
-	mode := os.Getenv(benchHelperEnv)
-	if mode == "" {
-		t.Skip("the helper process of the bridge's benchmarks")
-	}
+func runBenchHelper(mode string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		benchHelperFatal(err)
 	}
 	var mu sync.Mutex
 	var held []io.Closer
@@ -310,20 +307,20 @@ func TestBenchHelper(t *testing.T) {
 	switch mode {
 	case "echo":
 		if _, err := fmt.Sscan(in.Text(), &port, &size, &n); err != nil {
-			t.Fatal(err)
+			benchHelperFatal(err)
 		}
 		ws, err := dial()
 		if err != nil {
-			t.Fatal(err)
+			benchHelperFatal(err)
 		}
 		conn := ws.NetConn() // the TLS connection, past the handshake
 		frame, buf := maskedFrame(size), make([]byte, 64<<10)
 		roundTrip := func() {
 			if _, err := conn.Write(frame); err != nil {
-				t.Fatal(err)
+				benchHelperFatal(err)
 			}
 			if err := readFrames(conn, buf, size); err != nil {
-				t.Fatal(err)
+				benchHelperFatal(err)
 			}
 		}
 		for range 100 {
@@ -339,7 +336,7 @@ func TestBenchHelper(t *testing.T) {
 		fmt.Println("done")
 	case "idle":
 		if _, err := fmt.Sscan(in.Text(), &port, &n); err != nil {
-			t.Fatal(err)
+			benchHelperFatal(err)
 		}
 		var wg sync.WaitGroup
 		var next atomic.Int64
@@ -364,6 +361,13 @@ func TestBenchHelper(t *testing.T) {
 		fmt.Println("ready")
 	}
 	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// benchHelperFatal ends the helper process; the benchmark sees its stderr
+// and the end of its output.
+func benchHelperFatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench helper:", err)
+	os.Exit(1)
 }
 
 // maskedFrame is one final binary frame from a browser, masked as RFC 6455

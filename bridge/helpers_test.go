@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -24,7 +25,13 @@ import (
 )
 
 // Every test must leave no goroutine behind: sessions, pingers, listeners.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(benchHelperEnv); mode != "" {
+		runBenchHelper(mode) // a benchmark's helper process, not a test run
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // testCA is a throwaway CA and leaf for 127.0.0.1/localhost, so the bridge's
 // tests need no certs package and no trust store.
