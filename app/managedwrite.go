@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"orionbridge/internal/replacefile"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -228,7 +229,7 @@ func writeManagedFile(path string, data []byte) error {
 		err = os.Chmod(tmp.Name(), 0o644)
 	}
 	if err == nil {
-		err = replaceManagedFile(tmp.Name(), path)
+		err = replacefile.Rename(tmp.Name(), path)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

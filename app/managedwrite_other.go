@@ -16,5 +16,3 @@ func prepareManagedDir(dir string) error {
 	}
 	return nil
 }
-
-func replaceManagedFile(from, to string) error { return os.Rename(from, to) }

@@ -1,10 +1,8 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"golang.org/x/sys/windows"
 )
@@ -46,21 +44,4 @@ func prepareManagedDir(dir string) error {
 		return fmt.Errorf("set permissions on %s (run elevated): %w", dir, err)
 	}
 	return nil
-}
-
-// replaceManagedFile renames from over to. A bridge reading the file at
-// that instant (its watcher) makes Windows refuse the rename, so it retries
-// for up to a second.
-func replaceManagedFile(from, to string) error {
-	var err error
-	for range 40 {
-		if err = os.Rename(from, to); err == nil {
-			return nil
-		}
-		if !errors.Is(err, windows.ERROR_ACCESS_DENIED) && !errors.Is(err, windows.ERROR_SHARING_VIOLATION) {
-			return err
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	return err
 }

@@ -3,6 +3,7 @@ package certs
 import (
 	"errors"
 	"fmt"
+	"orionbridge/internal/replacefile"
 	"os"
 	"path/filepath"
 	"time"
@@ -52,7 +53,7 @@ func writeFileAtomic(path string, data []byte, private bool) error {
 			_ = os.Chtimes(tmp, t, t)
 		}
 	}
-	if err := replaceFile(tmp, path); err != nil {
+	if err := replacefile.Rename(tmp, path); err != nil {
 		return err
 	}
 	ok = true

@@ -9,6 +9,3 @@ func restrictFile(path string) error { return os.Chmod(path, 0o600) }
 
 // restrictDir makes the certificate directory private to its owner.
 func restrictDir(dir string) error { return os.Chmod(dir, 0o700) }
-
-// replaceFile renames from over to; rename(2) is atomic on one file system.
-func replaceFile(from, to string) error { return os.Rename(from, to) }
