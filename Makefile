@@ -34,7 +34,7 @@ DIST_DEBS  := $(FYNE_DEBS) gcc-mingw-w64-x86-64 wixl msitools osslsigncode
 # Xvfb (with xauth and the software GL driver) runs the tray app for
 # `make screenshots` and the benchmark's tray measurement.
 SCREENSHOT_DEBS := xvfb xauth libgl1-mesa-dri
-TEST_DEBS  := $(sort chromium libnss3-tools $(DIST_DEBS) $(SCREENSHOT_DEBS) shellcheck libxml2-utils desktop-file-utils systemd)
+TEST_DEBS  := $(sort chromium libnss3-tools $(DIST_DEBS) $(SCREENSHOT_DEBS) shellcheck libxml2-utils desktop-file-utils systemd strace)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -80,7 +80,7 @@ run: deps-run build
 # app under Xvfb with the demo engine and live sessions), then the example
 # page and the diagnostics page (headless Chromium), into docs/screenshots/.
 screenshots: deps-test build
-	BIN=$(BIN) tray/screenshots.sh docs/screenshots
+	tray/screenshots.sh docs/screenshots
 	ORION_SCREENSHOT_DIR=docs/screenshots CI=true go test -count=1 -run TestJSClientInChromium ./e2e/
 
 # staticcheck is built for this machine once; GOOS then only picks what it
@@ -91,10 +91,13 @@ $(STATICCHECK_BIN):
 lint: $(STATICCHECK_BIN)
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	@# The screenshot mode (tray/screenshot.go) is built only for make screenshots.
+	go vet -tags screenshots ./tray/
 	CGO_ENABLED=0 go vet -tags headless .
 	CGO_ENABLED=0 GOOS=windows go vet -tags headless $(HEADLESS_PKGS)
 	CGO_ENABLED=0 GOOS=darwin go vet -tags headless $(HEADLESS_PKGS)
 	$(STATICCHECK_BIN) ./...
+	$(STATICCHECK_BIN) -tags screenshots ./tray/
 	CGO_ENABLED=0 $(STATICCHECK_BIN) -tags headless .
 	CGO_ENABLED=0 GOOS=windows $(STATICCHECK_BIN) -tags headless $(HEADLESS_PKGS)
 	CGO_ENABLED=0 GOOS=darwin $(STATICCHECK_BIN) -tags headless $(HEADLESS_PKGS)
@@ -121,12 +124,15 @@ bench:
 	$(TRAY_BUILD) $(SHIPPED) -o bin/fynefloor ./bench/fynefloor
 	go build -o bin/orionbench ./bench
 	bin/orionbench -bridge $(BIN) -headless $(HEADLESS_BIN) -fyne-floor bin/fynefloor -update docs/benchmarks.md
-	go test -run '^$$' -bench 'RoundTrip|Throughput|RelayAllocs' -benchtime 2s -count 3 ./bridge/...
+	go test -run '^$$' -bench 'RoundTrip|Throughput|RelayAllocs|FramedMessageMemory' -benchtime 2s -count 3 ./bridge/...
 	go test -run '^$$' -bench IdleSessionMemory -benchtime 5000x -count 1 ./bridge/...
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzLineDecoder -fuzztime 60s ./bridge/
 	go test -run '^$$' -fuzz FuzzFrameDecoder -fuzztime 60s ./bridge/
+	go test -run '^$$' -fuzz FuzzUTF8Validator -fuzztime 60s ./bridge/
+	go test -run '^$$' -fuzz '^FuzzControlConfigJSON$$' -fuzztime 60s ./app/
+	go test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime 60s ./app/
 
 clean:
 	rm -rf bin

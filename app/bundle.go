@@ -4,8 +4,10 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,23 +17,24 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"orionbridge/certs"
+	"orionbridge/internal/owneronly"
 )
 
-// redacted stands in for the token wherever a support bundle would show it.
-const redacted = "(redacted)"
-
-// WriteSupportBundle writes a zip for IT: the logs, the config (token
-// redacted; the control secret is never included), the certificate and
-// trust status, the health and live sessions, and version and OS.
+// WriteSupportBundle writes a zip for IT: the logs, the config (its
+// secrets redacted, see Config.Redacted; the control secret is never
+// included), the certificate and trust status, the health and live
+// sessions, and version and OS. The secret values are also scrubbed from
+// every other file, logs included.
 func WriteSupportBundle(w io.Writer, ctrl Controller) error {
 	z := zip.NewWriter(w)
 	info := ctrl.Info()
 	cfg := ctrl.Config()
+	secrets := cfg.secretValues()
 	scrub := func(b []byte) []byte {
-		if cfg.Token == "" {
-			return b
+		for _, s := range secrets {
+			b = bytes.ReplaceAll(b, []byte(s), []byte(redacted))
 		}
-		return bytes.ReplaceAll(b, []byte(cfg.Token), []byte(redacted))
+		return b
 	}
 	add := func(name string, data []byte) error {
 		f, err := z.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
@@ -49,10 +52,7 @@ func WriteSupportBundle(w io.Writer, ctrl Controller) error {
 		return err
 	}
 
-	shown := cfg
-	if shown.Token != "" {
-		shown.Token = redacted
-	}
+	shown := cfg.Redacted()
 	conf, err := toml.Marshal(fileConfig{Config: shown, PingInterval: shown.PingInterval.String(), PongTimeout: shown.PongTimeout.String()})
 	if err != nil {
 		return fmt.Errorf("support bundle: config: %w", err)
@@ -80,9 +80,14 @@ func WriteSupportBundle(w io.Writer, ctrl Controller) error {
 
 	logs, _ := filepath.Glob(filepath.Join(info.LogDir, "*"))
 	for _, p := range logs {
-		data, err := os.ReadFile(p)
-		if err != nil {
+		// Only regular files of ours: a link planted in the folder would
+		// put any file we can read into a zip sent to IT.
+		data, err := owneronly.ReadFile("log file", p)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue // rotated away meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("support bundle: %w", err)
 		}
 		if err := add("logs/"+filepath.Base(p), data); err != nil {
 			return err
@@ -133,7 +138,8 @@ func supportBundleCommand(args []string, stdout, stderr io.Writer) int {
 	if name == "" {
 		name = "OrionBridge-support-" + time.Now().Format("2006-01-02-150405") + ".zip"
 	}
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	// A new file only, never through a link someone left at that name.
+	f, err := owneronly.Create(name, 0o600)
 	if err != nil {
 		fmt.Fprintln(stderr, "orionbridge support-bundle:", err)
 		return exitFailure

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -29,6 +30,8 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 
 	"orionbridge/bridge"
+	"orionbridge/internal/owneronly"
+	"orionbridge/internal/replacefile"
 )
 
 // Config is the bridge's configuration as read from a TOML file. Every key
@@ -478,6 +481,71 @@ func (c *Config) normalize() {
 	}
 }
 
+// redacted stands in for a secret value wherever Orion Bridge shows a
+// config to someone: the support bundle, `config show`, a log record.
+const redacted = "(redacted)"
+
+// Redacted returns c with every secret-bearing value replaced by
+// "(redacted)": the token and the value of each launch_env entry (licence
+// keys, passwords; the names stay, they say what is set). It is the one
+// redaction function: the support bundle, `config show` and LogValue all
+// show a config through it.
+func (c Config) Redacted() Config {
+	if c.Token != "" {
+		c.Token = redacted
+	}
+	c.Routes = slices.Clone(c.Routes)
+	for i := range c.Routes {
+		c.Routes[i] = c.Routes[i].Redacted()
+	}
+	return c
+}
+
+// Redacted returns r with each launch_env value replaced by "(redacted)".
+func (r Route) Redacted() Route {
+	if len(r.LaunchEnv) > 0 {
+		env := make(map[string]string, len(r.LaunchEnv))
+		for name := range r.LaunchEnv {
+			env[name] = redacted
+		}
+		r.LaunchEnv = env
+	}
+	return r
+}
+
+// secretValues are the values Redacted hides, for scrubbing free text
+// such as logs. Values shorter than minScrubbed are left out: replacing
+// every "1" or "true" would wreck the text, and such values are settings,
+// not secrets; the config itself is redacted key by key.
+func (c Config) secretValues() []string {
+	var out []string
+	if c.Token != "" {
+		out = append(out, c.Token)
+	}
+	for _, r := range c.Routes {
+		for _, v := range r.LaunchEnv {
+			if len(v) >= minScrubbed {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+const minScrubbed = 6
+
+// LogValue makes a Config logged with slog show redacted.
+func (c Config) LogValue() slog.Value {
+	type plain Config // without this method
+	return slog.AnyValue(plain(c.Redacted()))
+}
+
+// LogValue makes a Route logged with slog show redacted.
+func (r Route) LogValue() slog.Value {
+	type plain Route
+	return slog.AnyValue(plain(r.Redacted()))
+}
+
 // SaveConfig validates cfg and writes it to path, atomically and readable
 // by the owner only, since it may hold the token.
 func SaveConfig(path string, cfg Config) error {
@@ -490,10 +558,12 @@ func SaveConfig(path string, cfg Config) error {
 		return fmt.Errorf("save config %s: %w", path, err)
 	}
 	data = append([]byte("# Orion Bridge configuration, saved by Orion Bridge. Every key is described in its README.\n\n"), data...)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	// The folder must be ours alone: whoever can write it can swap the
+	// file, and the file says which engine command the bridge runs.
+	if err := owneronly.MkdirAll("config folder", filepath.Dir(path)); err != nil {
 		return fmt.Errorf("save config %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*.toml")
+	tmp, err := owneronly.CreateTemp(filepath.Dir(path), ".config-*.toml", 0o600)
 	if err != nil {
 		return fmt.Errorf("save config %s: %w", path, err)
 	}
@@ -505,7 +575,7 @@ func SaveConfig(path string, cfg Config) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("save config %s: %w", path, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := replacefile.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("save config %s: %w", path, err)
 	}
 	return nil

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -153,8 +155,10 @@ func configKeys() []string {
 	return keys
 }
 
-// writeConfigShow prints every key's value and where it came from.
+// writeConfigShow prints every key's value and where it came from, with
+// the secrets redacted (Config.Redacted).
 func writeConfigShow(w io.Writer, cfg Config, sources map[string]string) {
+	cfg = cfg.Redacted()
 	for _, k := range configKeys() {
 		src := sources[k]
 		if src == "" {
@@ -166,7 +170,17 @@ func writeConfigShow(w io.Writer, cfg Config, sources map[string]string) {
 		}
 		if k == "routes" {
 			for i, r := range cfg.Routes {
-				fmt.Fprintf(w, "%-20s = %-40s # %s\n", fmt.Sprintf("routes[%d]", i), fmt.Sprintf("%s -> %s (%s)", r.Path, r.Target, r.Framing), src)
+				key := fmt.Sprintf("routes[%d]", i)
+				fmt.Fprintf(w, "%-20s = %-40s # %s\n", key, fmt.Sprintf("%s -> %s (%s)", r.Path, r.Target, r.Framing), src)
+				if r.Launch != nil {
+					fmt.Fprintf(w, "%-20s = %-40s # %s\n", key+".launch", fmt.Sprintf("%q", r.Launch), src)
+				}
+				if r.LaunchDir != "" {
+					fmt.Fprintf(w, "%-20s = %-40q # %s\n", key+".launch_dir", r.LaunchDir, src)
+				}
+				for _, name := range slices.Sorted(maps.Keys(r.LaunchEnv)) {
+					fmt.Fprintf(w, "%-20s = %-40q # %s\n", key+".launch_env."+name, r.LaunchEnv[name], src)
+				}
 			}
 			continue
 		}

@@ -9,9 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +23,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"orionbridge/bridge"
+	"orionbridge/internal/owneronly"
 )
 
 // The control API lets a tray in another process (or `orionbridge status`)
@@ -34,33 +39,137 @@ const controlSecretName = "control.secret"
 func controlSecretPath(dataDir string) string { return filepath.Join(dataDir, controlSecretName) }
 
 // loadOrCreateControlSecret returns the install's control secret, creating
-// it on first use.
+// it on first use. The data dir has passed owneronly's check (NewInstance);
+// the secret must too: whoever wrote it could steer this bridge, including
+// the engine command it runs. So a secret that is a symbolic link, is
+// owned by another user or is readable or writable by others is refused,
+// never used or overwritten.
 func loadOrCreateControlSecret(dataDir string) (string, error) {
 	path := controlSecretPath(dataDir)
-	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
-		return strings.TrimSpace(string(b)), nil
+	for range 2 {
+		b, err := owneronly.ReadSecret("control secret", path)
+		switch {
+		case err == nil && len(strings.TrimSpace(string(b))) >= 32:
+			return strings.TrimSpace(string(b)), nil
+		case err == nil:
+			// Ours but cut short (a crash while writing it): replace it.
+			if err := os.Remove(path); err != nil {
+				return "", fmt.Errorf("control secret %s: replace a truncated one: %w", path, err)
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			return "", err
+		}
+		secret, err := createControlSecret(path)
+		if errors.Is(err, fs.ErrExist) {
+			continue // another instance created it just now: read theirs
+		}
+		return secret, err
 	}
+	return "", fmt.Errorf("control secret %s: created and removed repeatedly by another process", path)
+}
+
+// createControlSecret writes a new secret to path, which must not exist:
+// O_EXCL and no symbolic link followed, owner-only from the first byte.
+func createControlSecret(path string) (string, error) {
 	buf := make([]byte, 32)
 	if _, err := rand.Read(buf); err != nil {
 		return "", fmt.Errorf("control secret: %w", err)
 	}
 	secret := hex.EncodeToString(buf)
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+	f, err := owneronly.Create(path, 0o600)
+	if err != nil {
 		return "", fmt.Errorf("control secret %s: %w", path, err)
 	}
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+	_, err = f.WriteString(secret + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
 		return "", fmt.Errorf("control secret %s: %w", path, err)
 	}
 	return secret, nil
 }
 
-// readControlSecret reads the secret of a running bridge, for clients.
+// readControlSecret reads the secret of a running bridge, for clients. The
+// data dir and the secret get the same check as the bridge gives them: a
+// secret planted by someone else would send our requests, and the config
+// we PUT, to a bridge of theirs.
 func readControlSecret(dataDir string) (string, error) {
-	b, err := os.ReadFile(controlSecretPath(dataDir))
-	if err != nil {
+	if err := owneronly.CheckDir("data dir", dataDir); err != nil {
+		return "", dataDirError(dataDir, err)
+	}
+	b, err := owneronly.ReadSecret("control secret", controlSecretPath(dataDir))
+	if errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("read the control secret: %w (is Orion Bridge running as this user?)", err)
 	}
+	if err != nil {
+		return "", err
+	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// decodeControlConfig reads the body of PUT /api/config: one Config as
+// JSON, valid by the config file's rules.
+func decodeControlConfig(body io.Reader) (Config, error) {
+	var cfg Config
+	if err := json.NewDecoder(body).Decode(&cfg); err != nil {
+		return Config{}, fmt.Errorf("bad config JSON: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// The control API may not change what the bridge runs. Decision (issue
+// 12): a PUT /api/config that changes launch, launch_dir or launch_env of
+// any route (adds, edits or removes a launched route) is refused with 403
+// and names the config file to edit instead. The secret proves only that
+// the caller can read a file in the data dir; setting launch through it
+// would turn any leak of that file into running any program as the
+// operator, and saving it into their config would make that survive a
+// restart. Editing the file takes write access to the user's config,
+// which is what running a program as them takes anyway. The tray's
+// Settings and Sites tabs do not edit these keys: they send the running
+// values back unchanged, which is allowed.
+
+// launchChangeError is a PUT /api/config that changes a route's launch keys.
+type launchChangeError struct {
+	route string // "routes[0] (/ws)"
+	file  string // where to edit them
+}
+
+func (e *launchChangeError) Error() string {
+	return e.route + ": launch, launch_dir and launch_env cannot be changed through the control API; " +
+		"edit them in " + e.file + ", which Orion Bridge applies within seconds"
+}
+
+// checkLaunchUnchanged compares next with the running config route by
+// path: every route keeps the launch keys it runs with, a new route has
+// none, and no launched route is removed.
+func checkLaunchUnchanged(running, next Config, file string) error {
+	old := make(map[string]Route, len(running.Routes))
+	for _, r := range running.Routes {
+		old[r.Path] = r
+	}
+	kept := make(map[string]bool, len(next.Routes))
+	for i, r := range next.Routes {
+		kept[r.Path] = true
+		if !sameLaunch(old[r.Path], r) {
+			return &launchChangeError{route: fmt.Sprintf("routes[%d] (%s)", i, r.Path), file: file}
+		}
+	}
+	for _, r := range running.Routes {
+		if !kept[r.Path] && !sameLaunch(r, Route{}) {
+			return &launchChangeError{route: "the route " + r.Path + ", which launches an engine,", file: file}
+		}
+	}
+	return nil
+}
+
+func sameLaunch(a, b Route) bool {
+	return slices.Equal(a.Launch, b.Launch) && a.LaunchDir == b.LaunchDir && maps.Equal(a.LaunchEnv, b.LaunchEnv)
 }
 
 // Info describes a running instance for remote clients.
@@ -123,7 +232,8 @@ func newControlAPI(in *Instance, secret string) *controlAPI {
 
 func (c *controlAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Origin") != "" {
-		c.in.log.Warn("control API refused a request from a web page", "origin", r.Header.Get("Origin"), "path", r.URL.Path)
+		// Rate-limited: any page can send these (bridge/refusals.go).
+		c.in.Bridge.LogRefusal("control API refused a request from a web page", "", r.Header.Get("Origin"), "path", r.URL.Path)
 		http.Error(w, "403 Forbidden: the control API is not for web pages", http.StatusForbidden)
 		return
 	}
@@ -131,7 +241,7 @@ func (c *controlAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := sha256.Sum256([]byte(presented))
 	if subtle.ConstantTimeCompare(h[:], c.secret[:]) != 1 {
 		// The presented value is never logged: it may be a near-miss secret.
-		c.in.log.Warn("control API refused a request without the secret", "path", r.URL.Path, "client", r.RemoteAddr)
+		c.in.Bridge.LogRefusal("control API refused a request without the secret", "", "", "path", r.URL.Path, "client", r.RemoteAddr)
 		http.Error(w, "401 Unauthorized: send the secret from "+controlSecretName+" as Authorization: Bearer …", http.StatusUnauthorized)
 		return
 	}
@@ -146,12 +256,17 @@ func (c *controlAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case route == "GET /api/config":
 		c.writeJSON(w, c.in.Config())
 	case route == "PUT /api/config":
-		var cfg Config
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&cfg); err != nil {
-			http.Error(w, "bad config JSON: "+err.Error(), http.StatusBadRequest)
+		cfg, err := decodeControlConfig(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		c.result(w, c.in.ApplyConfig(cfg))
+		err = c.in.applyFromControlAPI(cfg)
+		if _, ok := errors.AsType[*launchChangeError](err); ok {
+			http.Error(w, "403 Forbidden: "+err.Error(), http.StatusForbidden)
+			return
+		}
+		c.result(w, err)
 	case route == "GET /api/certificate":
 		c.writeJSON(w, newCertificateJSON(c.in.Certificate()))
 	case route == "POST /api/certificate/trust":

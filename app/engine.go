@@ -89,6 +89,11 @@ type Engines struct {
 	log    *slog.Logger
 	timing engineTiming
 
+	// exited, when set, is told when an engine that was running exits on
+	// its own, with the close reason for its sessions (the bridge's
+	// EngineExited): a crash is not "engine closed the connection".
+	exited func(routePath, reason string, restarting bool)
+
 	opMu    sync.Mutex // serialises Start, Stop and Update, which wait
 	mu      sync.Mutex // guards the fields below
 	routes  []Route
@@ -121,7 +126,7 @@ func (es *Engines) Start() {
 func (es *Engines) launchLocked(r Route) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &engine{route: r, log: es.log, t: es.timing, cancel: cancel, done: make(chan struct{}),
-		state: EngineStarting, since: time.Now()}
+		state: EngineStarting, since: time.Now(), exited: es.exited}
 	es.engines[r.Path] = e
 	go e.supervise(ctx)
 }
@@ -250,6 +255,7 @@ type engine struct {
 	t      engineTiming
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the process is gone and supervise returned
+	exited func(routePath, reason string, restarting bool)
 
 	mu       sync.Mutex
 	state    EngineState
@@ -314,6 +320,11 @@ func (e *engine) supervise(ctx context.Context) {
 			e.log.Warn("engine exited; restarting it", "route", e.route.Path, "command", formatCommand(e.route.Launch),
 				"status", a.status, "exit_code", a.code, "uptime", a.uptime.Round(time.Millisecond).String(),
 				"restart_in", backoff.String(), "stderr", a.stderr)
+			// Its sessions are told now, before the restart: every one of
+			// them was connected to the process that just died.
+			if e.exited != nil {
+				e.exited(e.route.Path, "engine exited ("+a.status+"); restarting", true)
+			}
 		}
 		t := time.NewTimer(backoff)
 		select {

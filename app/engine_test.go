@@ -119,6 +119,46 @@ func TestManagedEngine(t *testing.T) {
 		}
 	})
 
+	t.Run("a killed engine's sessions are told why", func(t *testing.T) {
+		target := freeLoopbackAddr(t)
+		in, _ := startEngineInstance(t, []string{bin, "demo-engine", "--listen", target}, func(tm *engineTiming) {
+			tm.minBackoff = 50 * time.Millisecond
+		})
+		waitUntil(t, "the engine to run", func() bool { return in.engines.State("/ws") == "running" })
+		var conns []*websocket.Conn
+		for range 3 {
+			port := strconv.Itoa(in.Bridge.Port())
+			c := dialSession(t, in, "https://localhost:"+port)
+			// The session is open once the engine echoes.
+			if err := c.WriteMessage(websocket.TextMessage, []byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if _, _, err := c.ReadMessage(); err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		p, err := os.FindProcess(engineStatus(t, in).PID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Kill(); err != nil { // SIGKILL on Unix
+			t.Fatal(err)
+		}
+		wantStatus := "signal: killed"
+		if runtime.GOOS == "windows" {
+			wantStatus = "exit status 1"
+		}
+		for i, c := range conns {
+			_, _, err := c.ReadMessage()
+			ce, ok := err.(*websocket.CloseError)
+			if !ok || ce.Code != websocket.CloseTryAgainLater || ce.Text != "engine exited ("+wantStatus+"); restarting" {
+				t.Errorf("session %d ended with %v, want 1013 engine exited (%s); restarting", i, err, wantStatus)
+			}
+		}
+	})
+
 	t.Run("a command that exits at once fails and is retried", func(t *testing.T) {
 		target := freeLoopbackAddr(t)
 		launch := []string{bin, "demo-engine", "--listen", target, "--no-such-flag"}

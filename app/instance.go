@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"orionbridge/bridge"
 	"orionbridge/certs"
+	"orionbridge/internal/owneronly"
 )
 
 // Instance is one Orion Bridge running in this process, built from a
@@ -60,6 +62,12 @@ func NewInstance(version string, cfg Config, handler slog.Handler) (*Instance, e
 		logDir:  filepath.Join(cfg.DataDir, "logs"),
 	}
 	in.configPath, _ = DefaultConfigPath()
+	// Before anything reads or writes in it: a data dir someone else
+	// created, or can write, would hand them the control secret, the CA
+	// key and the log (internal/owneronly).
+	if err := owneronly.MkdirAll("data dir", cfg.DataDir); err != nil {
+		return nil, dataDirError(cfg.DataDir, err)
+	}
 	secret, err := loadOrCreateControlSecret(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -72,6 +80,7 @@ func NewInstance(version string, cfg Config, handler slog.Handler) (*Instance, e
 	}
 	in.Bridge, in.log = b, b.Logger()
 	in.engines = newEngines(in.log, cfg.Routes)
+	in.engines.exited = b.EngineExited // engine.go: a crashed engine's sessions learn why
 	certOpts := certs.Options{Logger: in.log}
 	if cfg.CertFile != "" {
 		in.Certs, err = certs.OpenExternal(cfg.CertFile, cfg.KeyFile, certOpts)
@@ -210,13 +219,33 @@ func (in *Instance) ConfigPath() string {
 // files are read at start only.
 func (in *Instance) ApplyConfig(cfg Config) error { return in.apply(cfg, true) }
 
-func (in *Instance) apply(cfg Config, save bool) error {
+func (in *Instance) apply(cfg Config, save bool) error { return in.applyGuarded(cfg, save, nil) }
+
+// applyFromControlAPI is ApplyConfig for PUT /api/config, which may not
+// change what the bridge launches (checkLaunchUnchanged, control.go). The
+// check runs under the lock, against the config it replaces.
+func (in *Instance) applyFromControlAPI(cfg Config) error {
+	return in.applyGuarded(cfg, true, func(running Config) error {
+		file := in.configPath
+		if src := in.sources["routes"]; src != "" {
+			file = src // the managed file, when IT set the routes
+		}
+		return checkLaunchUnchanged(running, cfg, file)
+	})
+}
+
+func (in *Instance) applyGuarded(cfg Config, save bool, guard func(running Config) error) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	cfg.normalize()
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	if guard != nil {
+		if err := guard(in.cfg); err != nil {
+			return err
+		}
+	}
 	if save {
 		userCfg, err := in.checkManaged(cfg)
 		if err != nil {
@@ -305,3 +334,19 @@ func (in *Instance) RenewCertificate() error { return in.Certs.RenewLeaf() }
 
 // LogDir implements Controller.
 func (in *Instance) LogDir() string { return in.logDir }
+
+// dataDirError names the data_dir setting in the fix when the data dir
+// itself, or a folder above it, is the problem: the user chose that path.
+func dataDirError(dataDir string, err error) error {
+	oe, ok := errors.AsType[*owneronly.Error](err)
+	if !ok {
+		return err
+	}
+	switch {
+	case oe.Kind == owneronly.UnsafeAbove:
+		oe.Fix = "choose a data_dir whose parent folders only you or root can change, e.g. leave data_dir unset for the default"
+	case filepath.Clean(oe.Path) == filepath.Clean(dataDir) && oe.Kind != owneronly.Writable:
+		oe.Fix = "choose a data_dir only you can write, or remove " + oe.Path
+	}
+	return oe
+}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"orionbridge/bridge"
 	"orionbridge/certs"
+	"orionbridge/internal/owneronly"
 )
 
 // Remote is a Controller for a bridge running in another process, such as
@@ -48,7 +48,13 @@ func Attach(cfg Config, port int) (*Remote, error) {
 	}
 	tlsConf := &tls.Config{}
 	if cfg.CertFile == "" {
-		pem, err := os.ReadFile(certs.CAPath(filepath.Join(cfg.DataDir, "certs")))
+		// A CA someone else planted would have us send the secret to
+		// their server: the same check as the secret's.
+		certDir := filepath.Join(cfg.DataDir, "certs")
+		if err := owneronly.CheckDir("certificate folder", certDir); err != nil {
+			return nil, fmt.Errorf("attach: %w", err)
+		}
+		pem, err := owneronly.ReadFile("CA certificate", certs.CAPath(certDir))
 		if err != nil {
 			return nil, fmt.Errorf("attach: read the bridge's CA: %w", err)
 		}

@@ -49,6 +49,11 @@ type Options struct {
 	WriteTimeout    time.Duration // one frame write to the browser; default 30s
 	DialTimeout     time.Duration // dialing the engine; default 5s
 	ShutdownGrace   time.Duration // how long Stop waits for sessions; default 5s
+	// MaxPendingConns caps connections that are not yet a session (silent,
+	// in the TLS handshake, sending their request, or idle between
+	// requests); a new one beyond it closes the oldest (pending.go).
+	// Default 256.
+	MaxPendingConns int
 	Routes          []Route
 	// GetCertificate supplies the TLS certificate for every handshake, so a
 	// renewed certificate takes effect without a restart.
@@ -97,6 +102,9 @@ func (o *Options) setDefaults() {
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 16 << 20
 	}
+	if o.MaxPendingConns <= 0 {
+		o.MaxPendingConns = defaultMaxPendingConns
+	}
 	if o.LogHandler == nil {
 		o.LogHandler = slog.DiscardHandler
 	}
@@ -118,11 +126,17 @@ type Bridge struct {
 	reserved atomic.Int64 // sessions open or being opened, for max_clients
 	consent  atomic.Pointer[consentHook]
 	gate     *consentGate
+	refusals *refusalLog   // refusals.go: rate-limited refusal lines
+	reach    *reachability // reach.go: /health's cached engine dials
+
+	// sniffTimeout is sniffTimeout unless a test changes it before Start.
+	sniffTimeout time.Duration
 
 	mu        sync.Mutex
 	running   bool
 	paused    bool // listening, but refusing sessions (see Pause)
 	srv       *http.Server
+	pending   *pendingConns // pending.go: connections not yet a session, per Start
 	listeners []net.Listener
 	port      int
 	startedAt time.Time
@@ -200,6 +214,7 @@ func New(opts Options) (*Bridge, error) {
 	b := &Bridge{bus: newBus(), sessions: make(map[string]*Session), gate: newConsentGate()}
 	b.settings.Store(st)
 	b.log = slog.New(&publishingHandler{next: st.opts.LogHandler, bus: b.bus})
+	b.refusals, b.reach, b.sniffTimeout = newRefusalLog(b.log), newReachability(), sniffTimeout
 	b.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		// A small read buffer only carries frame headers: payloads are read
@@ -292,22 +307,25 @@ func (b *Bridge) Start() error {
 		// browser pick it for the upgrade request.
 		NextProtos: []string{"http/1.1"},
 	}
+	pending := newPendingConns(func() int { return b.settings.Load().opts.MaxPendingConns }, b.refusals)
 	b.srv = &http.Server{
 		// probe.go: plain-HTTP requests on the same port get the probe answer only.
 		Handler:           b.withPlainProbe(b),
+		ConnState:         pending.connState, // pending.go: counts connections until their request is read
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		TLSConfig:         tlsConf,
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		ErrorLog:          log.New(serverErrorWriter{b.log}, "", 0),
+		ErrorLog:          log.New(serverErrorWriter{b.log, b.refusals}, "", 0),
 	}
+	b.pending = pending
 	b.listeners, b.port, b.running, b.startedAt = lns, port, true, time.Now()
 	for _, ln := range lns {
 		// probe.go: each port serves TLS and, for connections that do not
 		// start with a TLS handshake, the plain-HTTP probe; both halves run
 		// on b.srv, so Shutdown ends them together.
-		tlsLn, plainLn := splitTLS(ln, sniffTimeout)
+		tlsLn, plainLn := splitTLS(ln, b.sniffTimeout, pending)
 		for _, l := range []net.Listener{tls.NewListener(tlsLn, tlsConf), plainLn} {
 			b.serveWG.Add(1)
 			go func(l net.Listener) {
@@ -430,7 +448,7 @@ func (b *Bridge) Stop() error {
 		return nil
 	}
 	b.running, b.paused = false, false
-	srv := b.srv
+	srv, pending := b.srv, b.pending
 	sessions := make([]*Session, 0, len(b.sessions))
 	for _, s := range b.sessions {
 		sessions = append(sessions, s)
@@ -444,6 +462,9 @@ func (b *Bridge) Stop() error {
 	for _, s := range sessions {
 		go s.finish(websocket.CloseGoingAway, "bridge shutting down", true)
 	}
+	// Connections that are not yet a session hold no request: closing them
+	// spares Shutdown waiting out their handshake timeouts.
+	pending.closeAll()
 	shutdownErr := srv.Shutdown(ctx)
 	done := make(chan struct{})
 	go func() { b.sessionWG.Wait(); close(done) }()
@@ -457,6 +478,7 @@ func (b *Bridge) Stop() error {
 		<-done
 	}
 	b.serveWG.Wait()
+	b.refusals.flush() // no refusal count is lost at Stop
 	b.log.Info("bridge stopped")
 	b.bus.publish(Event{Kind: StateChanged, Time: time.Now()})
 	if shutdownErr != nil && !errors.Is(shutdownErr, context.DeadlineExceeded) {
@@ -566,16 +588,28 @@ func (b *Bridge) Disconnect(id string) error {
 
 // serverErrorWriter turns net/http's error log into slog records. A failed
 // TLS handshake usually means the browser does not trust the certificate,
-// which is worth saying plainly.
-type serverErrorWriter struct{ log *slog.Logger }
+// which is worth saying plainly. Handshake failures are rate-limited like
+// refusals (refusals.go): any page can cause thousands.
+type serverErrorWriter struct {
+	log      *slog.Logger
+	refusals *refusalLog
+}
 
 func (w serverErrorWriter) Write(p []byte) (int, error) {
 	msg := strings.TrimSpace(string(p))
+	// "http: TLS handshake error from 127.0.0.1:53122: EOF": the address
+	// differs per connection, so it is an attribute, not part of the kind.
+	client, reason := "", msg
+	if rest, ok := strings.CutPrefix(msg, "http: TLS handshake error from "); ok {
+		if i := strings.Index(rest, ": "); i >= 0 {
+			client, reason = rest[:i], rest[i+2:]
+		}
+	}
 	switch {
 	case strings.Contains(msg, "unknown certificate") || strings.Contains(msg, "bad certificate"):
-		w.log.Warn("TLS handshake refused by the client: the browser does not trust the bridge certificate; run `orionbridge certs install`", "detail", msg)
+		w.refusals.refused(slog.LevelWarn, "TLS handshake refused by the client: the browser does not trust the bridge certificate; run `orionbridge certs install`", reason, "", "client", client)
 	case strings.Contains(msg, "TLS handshake error"):
-		w.log.Debug("TLS handshake failed", "detail", msg)
+		w.refusals.refused(slog.LevelDebug, "TLS handshake failed", reason, "", "client", client)
 	default:
 		w.log.Warn("http server", "detail", msg)
 	}

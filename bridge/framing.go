@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // Framing says how WebSocket messages map onto the engine's TCP byte stream.
@@ -151,3 +152,50 @@ const maxRetainedBuffer = 64 << 10
 func appendFrameHeader(dst []byte, n int) []byte {
 	return binary.BigEndian.AppendUint32(dst, uint32(n))
 }
+
+// utf8Validator checks a text message for UTF-8 as it arrives in pieces,
+// without allocating: a rune cut by a piece boundary is kept (at most 3
+// bytes) and finished with the next piece. RFC 6455 §8.1: a text message
+// that is not UTF-8 fails the connection with 1007.
+type utf8Validator struct {
+	pending [utf8.UTFMax]byte
+	n       int
+}
+
+func (v *utf8Validator) reset() { v.n = 0 }
+
+// feed checks the next piece and reports whether the message is still valid.
+func (v *utf8Validator) feed(p []byte) bool {
+	for v.n > 0 && len(p) > 0 {
+		v.pending[v.n] = p[0]
+		v.n++
+		p = p[1:]
+		if utf8.FullRune(v.pending[:v.n]) {
+			if !utf8.Valid(v.pending[:v.n]) {
+				return false
+			}
+			v.n = 0
+		}
+	}
+	if len(p) == 0 {
+		return true
+	}
+	// Keep an unfinished rune at the end for the next piece.
+	tail := len(p)
+	for i := len(p) - 1; i >= 0 && i >= len(p)-(utf8.UTFMax-1); i-- {
+		if utf8.RuneStart(p[i]) {
+			if !utf8.FullRune(p[i:]) {
+				tail = i
+			}
+			break
+		}
+	}
+	if !utf8.Valid(p[:tail]) {
+		return false
+	}
+	v.n = copy(v.pending[:], p[tail:])
+	return true
+}
+
+// complete reports whether the message ended on a whole rune.
+func (v *utf8Validator) complete() bool { return v.n == 0 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 // chunkReader hands out data in reads of the given sizes, cycling, so
@@ -138,4 +139,31 @@ func TestFramingValid(t *testing.T) {
 			t.Errorf("%q.Valid() = %v", f, !want)
 		}
 	}
+}
+
+// The UTF-8 check must agree with utf8.Valid however a message is cut
+// into pieces.
+func FuzzUTF8Validator(f *testing.F) {
+	f.Add([]byte("héllo wörld €𝄞"), []byte{0, 1, 2})
+	f.Add([]byte("\xe2\x82"), []byte{0})
+	f.Add([]byte("a\xc0\xafb"), []byte{1})
+	f.Add([]byte("\xed\xa0\x80"), []byte{0, 0})
+	f.Add([]byte("\xf0\x9f\x98\x80\xf0\x9f"), []byte{2, 3})
+	f.Fuzz(func(t *testing.T, msg, cuts []byte) {
+		var v utf8Validator
+		ok := true
+		rest := msg
+		for i := 0; len(rest) > 0 && ok; i++ {
+			n := len(rest)
+			if len(cuts) > 0 {
+				n = min(int(cuts[i%len(cuts)])+1, len(rest))
+			}
+			ok = v.feed(rest[:n])
+			rest = rest[n:]
+		}
+		ok = ok && v.complete()
+		if want := utf8.Valid(msg); ok != want {
+			t.Fatalf("%q cut by %v: validator says %v, utf8.Valid %v", msg, cuts, ok, want)
+		}
+	})
 }

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"net"
+	"log/slog"
 	"net/http"
 	"os"
 	"path"
@@ -44,7 +44,7 @@ func (b *Bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	port := b.Port()
 	if !hostAllowed(r.Host, port) {
-		b.reject(w, r, http.StatusForbidden, fmt.Sprintf("Host %q is not this bridge: use localhost:%d (other host names are refused to defeat DNS rebinding)", r.Host, port))
+		b.reject(w, r, http.StatusForbidden, fmt.Sprintf("Host %q is not this bridge: use localhost:%d (other host names are refused to defeat DNS rebinding)", clip(r.Host, maxShownHost), port))
 		return
 	}
 	st := b.settings.Load()
@@ -103,11 +103,16 @@ func (st *settings) routeList() string {
 	return strings.Join(paths, ", ")
 }
 
-// reject answers a refused request and logs the reason. The reason is safe
-// to show: it never contains the token.
+// maxShownHost bounds a refused Host as the reason quotes it: the header
+// may be as long as the whole header limit.
+const maxShownHost = 100
+
+// reject answers a refused request and logs the reason, rate-limited per
+// reason and origin (refusals.go): a hostile page can cause thousands a
+// second. The reason is safe to show: it never contains the token.
 func (b *Bridge) reject(w http.ResponseWriter, r *http.Request, status int, reason string) {
-	b.log.Warn("request refused", "status", status, "reason", reason, "path", r.URL.Path,
-		"origin", r.Header.Get("Origin"), "client", r.RemoteAddr)
+	b.refusals.refused(slog.LevelWarn, "request refused", reason, r.Header.Get("Origin"),
+		"status", status, "path", r.URL.Path, "client", r.RemoteAddr)
 	http.Error(w, strconv.Itoa(status)+" "+http.StatusText(status)+": "+reason, status)
 }
 
@@ -164,7 +169,8 @@ func (b *Bridge) serveRoute(w http.ResponseWriter, r *http.Request, st *settings
 	if p := chooseSubprotocol(r); p != "" {
 		respHeader = http.Header{"Sec-Websocket-Protocol": {p}}
 	}
-	ws, err := b.upgrader.Upgrade(w, r, respHeader)
+	// session.go: the session reads through a browserConn.
+	ws, err := b.upgrader.Upgrade(hijackInto{w, &browserConn{}}, r, respHeader)
 	if err != nil {
 		b.reserved.Add(-1)
 		b.log.Warn("upgrade failed", "path", route.Path, "origin", origin, "client", r.RemoteAddr, "err", err)
@@ -273,7 +279,9 @@ type Health struct {
 	Certificate any           `json:"certificate,omitempty"`
 }
 
-// Health probes each route's engine with a short dial, in parallel.
+// Health probes each route's engine with a short dial, in parallel. A dial's
+// answer is reused for about a second, and concurrent callers share one
+// dial (reach.go): /health is unauthenticated.
 func (b *Bridge) Health() Health {
 	st := b.settings.Load()
 	status := "ok"
@@ -290,11 +298,7 @@ func (b *Bridge) Health() Health {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := net.DialTimeout("tcp", r.Target, time.Second)
-			if err == nil {
-				c.Close()
-				h.Routes[i].Reachable = true
-			}
+			h.Routes[i].Reachable = b.reach.reachable(r.Target)
 		}()
 	}
 	wg.Wait()

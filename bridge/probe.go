@@ -53,6 +53,7 @@ type PlainHealth struct {
 type splitListener struct {
 	ln      net.Listener
 	timeout time.Duration
+	pending *pendingConns // counts each connection from its accept; nil: no cap
 	tlsC    chan net.Conn
 	plainC  chan net.Conn
 	done    chan struct{}
@@ -65,10 +66,12 @@ type splitListener struct {
 }
 
 // splitTLS returns the TLS half and the plain half of ln. Closing either
-// closes ln and both halves.
-func splitTLS(ln net.Listener, timeout time.Duration) (tlsLn, plainLn net.Listener) {
+// closes ln and both halves. Every accepted connection is added to pending
+// (pending.go), which closes the oldest when there are too many; nil
+// counts nothing.
+func splitTLS(ln net.Listener, timeout time.Duration, pending *pendingConns) (tlsLn, plainLn net.Listener) {
 	s := &splitListener{
-		ln: ln, timeout: timeout,
+		ln: ln, timeout: timeout, pending: pending,
 		tlsC: make(chan net.Conn), plainC: make(chan net.Conn), done: make(chan struct{}),
 		sniffing: make(map[net.Conn]struct{}),
 	}
@@ -105,6 +108,11 @@ func (s *splitListener) acceptLoop() {
 			c.Close()
 			return
 		}
+		if s.pending != nil {
+			// Counted until the server has read its request or it closes;
+			// the server's ConnState hook takes over after the sniff.
+			s.pending.add(c)
+		}
 		go s.sniff(c)
 	}
 }
@@ -135,7 +143,7 @@ func (s *splitListener) sniff(c net.Conn) {
 	_ = c.SetReadDeadline(time.Time{})
 	s.untrack(c)
 	if err != nil {
-		c.Close()
+		s.drop(c)
 		return
 	}
 	ch := s.plainC
@@ -145,7 +153,15 @@ func (s *splitListener) sniff(c net.Conn) {
 	select {
 	case ch <- &sniffedConn{Conn: c, first: first[0], pending: true}:
 	case <-s.done:
-		c.Close()
+		s.drop(c)
+	}
+}
+
+// drop closes a connection that never reached a server.
+func (s *splitListener) drop(c net.Conn) {
+	c.Close()
+	if s.pending != nil {
+		s.pending.remove(c)
 	}
 }
 
@@ -241,7 +257,7 @@ func (b *Bridge) servePlain(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", apiCSP)
 	port := b.Port()
 	if !hostAllowed(r.Host, port) {
-		b.reject(w, r, http.StatusForbidden, fmt.Sprintf("Host %q is not this bridge: use localhost:%d", r.Host, port))
+		b.reject(w, r, http.StatusForbidden, fmt.Sprintf("Host %q is not this bridge: use localhost:%d", clip(r.Host, maxShownHost), port))
 		return
 	}
 	secure := "https://" + r.Host

@@ -143,7 +143,7 @@ func TestSniffTimeoutClosesSilentConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsLn, plainLn := splitTLS(ln, 50*time.Millisecond)
+	tlsLn, plainLn := splitTLS(ln, 50*time.Millisecond, nil)
 	defer plainLn.Close()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -169,7 +169,7 @@ func TestSplitListenerSortsByFirstByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsLn, plainLn := splitTLS(ln, time.Second)
+	tlsLn, plainLn := splitTLS(ln, time.Second, nil)
 	defer tlsLn.Close()
 	for _, tc := range []struct {
 		first byte

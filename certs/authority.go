@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"orionbridge/internal/owneronly"
 )
 
 // Names of the files kept in the certificate directory (<data_dir>/certs).
@@ -189,7 +191,12 @@ var errNoCA = errors.New("no ca in directory")
 func loadAuthority(dir string) (*authority, error) {
 	certPath, keyPath := filepath.Join(dir, caCertName), filepath.Join(dir, caKeyName)
 	certPEM, certErr := os.ReadFile(certPath)
-	keyPEM, keyErr := os.ReadFile(keyPath)
+	// The key only if it is ours and private: a key someone else wrote, or
+	// could read, is known to them.
+	keyPEM, keyErr := owneronly.ReadSecret("ca key", keyPath)
+	if oe, ok := errors.AsType[*owneronly.Error](keyErr); ok {
+		return nil, oe
+	}
 	if errors.Is(certErr, os.ErrNotExist) && errors.Is(keyErr, os.ErrNotExist) {
 		return nil, errNoCA
 	}

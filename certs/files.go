@@ -3,6 +3,7 @@ package certs
 import (
 	"errors"
 	"fmt"
+	"orionbridge/internal/owneronly"
 	"orionbridge/internal/replacefile"
 	"os"
 	"path/filepath"
@@ -14,7 +15,13 @@ import (
 // the old file or the new one, never half of one. A private file is made
 // owner-only before any byte of the key is written to it.
 func writeFileAtomic(path string, data []byte, private bool) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	// O_EXCL without following links, owner-only from creation (on
+	// Windows with the user-only ACL already set, not after the fact).
+	perm := os.FileMode(0o600)
+	if !private {
+		perm = 0o644
+	}
+	f, err := owneronly.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*", perm)
 	if err != nil {
 		return err
 	}
@@ -27,7 +34,7 @@ func writeFileAtomic(path string, data []byte, private bool) error {
 		}
 	}()
 	if private {
-		err = restrictFile(tmp) // CreateTemp already uses 0600 on Unix; this also sets the Windows ACL
+		err = restrictFile(tmp) // already so; kept so the mode is exact whatever the umask
 	} else {
 		err = os.Chmod(tmp, 0o644)
 	}
@@ -60,10 +67,13 @@ func writeFileAtomic(path string, data []byte, private bool) error {
 	return nil
 }
 
-// ensureDir creates dir if needed and makes it owner-only: it holds the CA key.
+// ensureDir creates dir if needed and makes it owner-only: it holds the CA
+// key. An existing dir must be ours and writable by nobody else
+// (internal/owneronly): a certificate folder someone else made could hold
+// a CA key they know, and the bridge would sign with it.
 func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create certificate directory %s: %w", dir, err)
+	if err := owneronly.MkdirAll("certificate folder", dir); err != nil {
+		return err
 	}
 	if err := restrictDir(dir); err != nil {
 		return fmt.Errorf("restrict certificate directory %s: %w", dir, err)
@@ -83,7 +93,7 @@ func lockDir(dir string) (unlock func(), err error) {
 	path := filepath.Join(dir, ".lock")
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		f, err := owneronly.Create(path, 0o600)
 		if err == nil {
 			f.Close()
 			return func() { os.Remove(path) }, nil

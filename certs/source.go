@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"orionbridge/internal/owneronly"
 )
 
 // Options configure a Source. Now defaults to time.Now; Logger to
@@ -100,12 +102,6 @@ func OpenLocal(dir string, opts Options) (*Source, error) {
 			"path", CAPath(dir), "fingerprint", Fingerprint(ca.cert), "not_after", ca.cert.NotAfter)
 	case err != nil:
 		return nil, err
-	}
-	// Re-tighten the key files in case something widened them since.
-	for _, key := range []string{filepath.Join(dir, caKeyName), s.keyPath} {
-		if err := restrictFile(key); err != nil && !errors.Is(err, os.ErrNotExist) {
-			s.log.Warn("cannot restrict key file to its owner", "path", key, "err", err)
-		}
 	}
 	s.ca = ca
 	s.caStamp = stampPair(filepath.Join(dir, caCertName), filepath.Join(dir, caKeyName))
@@ -235,7 +231,7 @@ func (s *Source) maintainLocked() error {
 	}
 	reason := ""
 	if st := stampPair(s.certPath, s.keyPath); s.leaf == nil || st != s.leafStamp {
-		cert, err := loadPair(s.certPath, s.keyPath)
+		cert, err := s.loadPair(s.certPath, s.keyPath)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			reason = "no leaf certificate yet"
@@ -344,7 +340,7 @@ func (s *Source) watchLocked() {
 	if st == s.leafStamp {
 		return
 	}
-	cert, err := loadPair(s.certPath, s.keyPath)
+	cert, err := s.loadPair(s.certPath, s.keyPath)
 	if err == nil {
 		old := s.leaf
 		s.setLeafLocked(cert, st)
@@ -384,6 +380,36 @@ func (s *Source) warnExternalLocked() {
 	for _, w := range s.externalWarningsLocked() {
 		s.log.Warn(w, "cert_file", s.certPath)
 	}
+}
+
+// loadPair reads a certificate and key from disk and checks they match.
+// The key of a local pair (in our certificate folder) is read only if it
+// is ours and private (internal/owneronly); a key that fails the check is
+// not served, and the next renewal check replaces it with a new pair. An
+// external pair is IT's: its files may be links (certbot's are) owned by
+// a deployment account, so they are read as configured.
+func (s *Source) loadPair(certPath, keyPath string) (*tls.Certificate, error) {
+	if s.dir == "" {
+		return loadPair(certPath, keyPath)
+	}
+	keyPEM, err := owneronly.ReadSecret("leaf key", keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate %s: %w", certPath, err)
+	}
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate %s: %w", certPath, err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate %s with key %s: %w", certPath, keyPath, err)
+	}
+	if cert.Leaf == nil {
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("parse certificate %s: %w", certPath, err)
+		}
+	}
+	return &cert, nil
 }
 
 // loadPair reads a certificate and key from disk and checks they match.

@@ -144,23 +144,6 @@ func TestFileModes(t *testing.T) {
 	}
 }
 
-func TestKeyModeTightenedOnOpen(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("Windows uses ACLs, not mode bits")
-	}
-	dir := t.TempDir()
-	clock := newClock()
-	openLocal(t, dir, clock)
-	key := filepath.Join(dir, caKeyName)
-	if err := os.Chmod(key, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	openLocal(t, dir, clock)
-	if fi, _ := os.Stat(key); fi.Mode().Perm() != 0o600 {
-		t.Errorf("ca key mode after reopen = %v, want 0600", fi.Mode().Perm())
-	}
-}
-
 func TestEachDirHasItsOwnCA(t *testing.T) {
 	clock := newClock()
 	a, _ := openLocal(t, t.TempDir(), clock)

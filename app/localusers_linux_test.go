@@ -1,0 +1,276 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Issue 12, findings 1 and 2, as two real OS users: an attacker plants a
+// data dir, a control secret or a log link in a world-writable folder; the
+// victim runs the real orionbridge binary (runuser) and must refuse with an
+// error naming the path and the fix, using and following nothing planted.
+
+// localUser is an account made for one test with useradd, removed at
+// cleanup.
+type localUser struct {
+	name     string
+	uid, gid int
+	home     string
+}
+
+func requireTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is needed for the two-user tests and is missing (it is in Debian's passwd and util-linux packages)", name)
+		}
+		t.Skipf("needs %s", name)
+	}
+}
+
+func addUser(t *testing.T, role string) localUser {
+	t.Helper()
+	b := make([]byte, 4)
+	rand.Read(b)
+	name := "ob" + role + hex.EncodeToString(b) // < 32 characters, unique per run
+	home, err := os.MkdirTemp("", "orionbridge-home-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh", "--user-group", name).CombinedOutput()
+	if err != nil {
+		os.RemoveAll(home)
+		// Under CI this must not pass quietly: t.Fatal, never t.Skip.
+		t.Fatalf("useradd %s: %v: %s", name, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+			t.Errorf("userdel %s: %v: %s", name, err, out)
+		}
+		os.RemoveAll(home)
+	})
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(home, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return localUser{name: name, uid: uid, gid: gid, home: home}
+}
+
+// as runs a shell command as u and fails the test if it fails.
+func (u localUser) sh(t *testing.T, script string) {
+	t.Helper()
+	out, err := exec.Command("runuser", "-u", u.name, "--", "sh", "-ec", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("as %s: %s: %v: %s", u.name, script, err, out)
+	}
+}
+
+// buildBridge builds the headless binary into a folder every user can read.
+func buildBridge(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "orionbridge-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "orionbridge")
+	cmd := exec.Command("go", "build", "-tags", "headless", "-o", bin, ".")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runAs runs bin as u with its own HOME and XDG folders, and returns its
+// output and exit error. A refusal exits at once; the timeout is a hang
+// guard only.
+func runAs(t *testing.T, u localUser, bin string, args ...string) (string, error) {
+	t.Helper()
+	// A bridge that accepts the planted files starts and keeps running:
+	// the guard then ends it (its whole process group) and fails the test.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	argv := append([]string{"-u", u.name, "--", "env", "HOME=" + u.home, "XDG_CONFIG_HOME=" + u.home + "/.config",
+		"XDG_DATA_HOME=" + u.home + "/.local/share", bin}, args...)
+	cmd := exec.CommandContext(ctx, "runuser", argv...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("orionbridge %s as %s did not exit: it accepted the planted files and ran:\n%s", strings.Join(args, " "), u.name, out)
+	}
+	return string(out), err
+}
+
+func TestLocalUserCannotPlantFiles(t *testing.T) {
+	requireRoot(t, "it creates two OS users and runs the bridge as one of them")
+	requireTool(t, "useradd")
+	requireTool(t, "runuser")
+	attacker, victim := addUser(t, "atk"), addUser(t, "vic")
+	bin := buildBridge(t)
+	desc := func(u localUser) string { return fmt.Sprintf("uid %d (%s)", u.uid, u.name) }
+
+	// The victim's file the planted log link points at; the victim can
+	// write it, so a bridge that follows the link appends to it.
+	bashrc := filepath.Join(victim.home, ".bashrc")
+	const plantedSecret = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+	tests := []struct {
+		name string
+		// plant prepares data, a data dir inside the shared sticky folder.
+		plant func(t *testing.T, data string)
+		want  []string // in the refusal
+	}{
+		{"data dir and control.secret planted by another user", func(t *testing.T, data string) {
+			attacker.sh(t, fmt.Sprintf("mkdir -m 0777 %[1]s && printf %%s %[2]s > %[1]s/control.secret && chmod 0644 %[1]s/control.secret", data, plantedSecret))
+		}, []string{"data dir DATA: owned by " + desc(attacker) + ", not by you (" + desc(victim) + ")", "choose a data_dir only you can write, or remove DATA"}},
+
+		{"own data dir that others can write", func(t *testing.T, data string) {
+			victim.sh(t, "mkdir -m 0777 "+data)
+			attacker.sh(t, fmt.Sprintf("printf %%s %s > %s/control.secret", plantedSecret, data))
+		}, []string{"data dir DATA: is writable by others (mode 0777): chmod 700 DATA"}},
+
+		{"control.secret planted while the data dir was open", func(t *testing.T, data string) {
+			victim.sh(t, "mkdir -m 0777 "+data)
+			attacker.sh(t, fmt.Sprintf("printf %%s %s > %s/control.secret && chmod 0600 %s/control.secret", plantedSecret, data, data))
+			victim.sh(t, "chmod 700 "+data) // as the error above tells them
+		}, []string{"control secret DATA/control.secret: owned by " + desc(attacker)}},
+
+		{"logs folder with a symbolic link, planted while the data dir was open", func(t *testing.T, data string) {
+			victim.sh(t, "mkdir -m 0777 "+data)
+			attacker.sh(t, fmt.Sprintf("mkdir -m 0777 %[1]s/logs && ln -s %[2]s %[1]s/logs/orionbridge.log", data, bashrc))
+			victim.sh(t, "chmod 700 "+data)
+		}, []string{"log folder DATA/logs: owned by " + desc(attacker)}},
+
+		{"own logs folder that others can write, with a planted link", func(t *testing.T, data string) {
+			victim.sh(t, fmt.Sprintf("mkdir -m 0755 %[1]s && mkdir -m 0777 %[1]s/logs", data))
+			attacker.sh(t, fmt.Sprintf("ln -s %s %s/logs/orionbridge.log", bashrc, data))
+		}, []string{"log folder DATA/logs: is writable by others (mode 0777): chmod 700 DATA/logs"}},
+
+		{"symbolic link as the log file in our own folder", func(t *testing.T, data string) {
+			victim.sh(t, fmt.Sprintf("mkdir -m 0700 %[1]s %[1]s/logs && ln -s %[2]s %[1]s/logs/orionbridge.log", data, bashrc))
+		}, []string{"log file DATA/logs/orionbridge.log: is a symbolic link to " + bashrc, "remove DATA/logs/orionbridge.log"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A world-writable sticky folder, like /tmp.
+			shared, err := os.MkdirTemp("", "orionbridge-shared-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(shared) })
+			if err := os.Chmod(shared, 0o777|fs.ModeSticky); err != nil {
+				t.Fatal(err)
+			}
+			data := filepath.Join(shared, "data")
+			victim.sh(t, "printf 'export KEEP=1\\n' > "+bashrc)
+			config := filepath.Join(victim.home, fmt.Sprintf("config%d.toml", i))
+			victim.sh(t, fmt.Sprintf("printf 'port = %d\\nfallback_ports = []\\ndata_dir = \"%s\"\\n' > %s", freeTCPPort(t), data, config))
+			tt.plant(t, data)
+
+			for _, args := range [][]string{{"run", "--config", config}, {"status", "--config", config}} {
+				out, err := runAs(t, victim, bin, args...)
+				if err == nil {
+					t.Errorf("orionbridge %s succeeded; want a refusal:\n%s", args[0], out)
+				}
+				if args[0] == "status" && strings.Contains(tt.name, "log") {
+					continue // status reads no log; its refusal is the data dir's or the secret's
+				}
+				for _, w := range tt.want {
+					if w = strings.ReplaceAll(w, "DATA", data); !strings.Contains(out, w) {
+						t.Errorf("orionbridge %s as %s: output lacks %q:\n%s", args[0], victim.name, w, out)
+					}
+				}
+			}
+			if b, _ := os.ReadFile(bashrc); string(b) != "export KEEP=1\n" {
+				t.Errorf("the victim's %s was written through the planted link: %q", bashrc, b)
+			}
+			// Nothing of the victim's went into a folder the attacker owns.
+			filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || p == data {
+					return nil
+				}
+				fi, _ := os.Lstat(p)
+				if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) == victim.uid && parentOwner(p) == attacker.uid {
+					t.Errorf("the victim created %s in the attacker's folder", p)
+				}
+				return nil
+			})
+		})
+	}
+
+	// The control: a data dir the victim creates under the same kind of
+	// shared folder is theirs alone, and the bridge starts.
+	t.Run("fresh data dir under a sticky shared folder starts", func(t *testing.T) {
+		shared, _ := os.MkdirTemp("", "orionbridge-shared-")
+		t.Cleanup(func() { os.RemoveAll(shared) })
+		os.Chmod(shared, 0o777|fs.ModeSticky)
+		data := filepath.Join(shared, "data")
+		config := filepath.Join(victim.home, "fresh.toml")
+		victim.sh(t, fmt.Sprintf("printf 'port = %d\\nfallback_ports = []\\ndata_dir = \"%s\"\\n' > %s", freeTCPPort(t), data, config))
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "runuser", "-u", victim.name, "--", "env", "HOME="+victim.home, bin, "run", "--config", config)
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		started := false
+		sc := bufio.NewScanner(stderr)
+		var out strings.Builder
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "diagnostics page") {
+				started = true
+				break
+			}
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		go func() {
+			for sc.Scan() {
+			}
+		}()
+		cmd.Wait()
+		if !started {
+			t.Fatalf("the bridge did not start with a fresh data dir:\n%s", out.String())
+		}
+		for _, p := range []string{data, filepath.Join(data, "logs"), filepath.Join(data, "certs")} {
+			fi, err := os.Lstat(p)
+			if err != nil || fi.Mode().Perm() != 0o700 || int(fi.Sys().(*syscall.Stat_t).Uid) != victim.uid {
+				t.Errorf("%s: %v, %v; want the victim's, mode 0700", p, fi.Mode(), err)
+			}
+		}
+	})
+}
+
+func parentOwner(p string) int {
+	fi, err := os.Lstat(filepath.Dir(p))
+	if err != nil {
+		return -1
+	}
+	return int(fi.Sys().(*syscall.Stat_t).Uid)
+}
