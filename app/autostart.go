@@ -11,8 +11,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -151,32 +149,3 @@ func launchAgentPlist(exe string) string {
 // Windows splits an unquoted command line at its first space
 // (C:\Program Files\…).
 func runKeyValue(exe string) string { return `"` + exe + `"` }
-
-// writeFileAtomic replaces path with data, so that a crash or a full disk
-// never leaves a half-written file. Missing folders are created private to
-// the user: ~/.config/autostart, ~/Library/LaunchAgents and the config
-// folder are read by nobody else.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), perm)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}

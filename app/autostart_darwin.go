@@ -11,6 +11,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"orionbridge/internal/replacefile"
 	"os"
 	"path/filepath"
 )
@@ -37,13 +38,20 @@ func autostartState() (on bool, where string, err error) {
 	return true, path, nil
 }
 
-// enableAutostart writes ~/Library/LaunchAgents/com.orionreport.bridge.plist.
+// enableAutostart writes ~/Library/LaunchAgents/com.orionreport.bridge.plist,
+// atomically and durably (replacefile.WriteFile): launchd must never read
+// half a property list. A missing LaunchAgents folder is created private
+// to the user; the list itself is 0644, as launchd expects of an agent.
 func enableAutostart(exe string) (string, error) {
 	path, err := autostartFile()
 	if err != nil {
 		return "", err
 	}
-	return path, writeFileAtomic(path, []byte(launchAgentPlist(exe)), 0o644)
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	return path, replacefile.WriteFile(path, []byte(launchAgentPlist(exe)), 0o644)
 }
 
 // disableAutostart removes ~/Library/LaunchAgents/com.orionreport.bridge.plist.

@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"orionbridge/internal/replacefile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,7 +93,7 @@ func enableAutostart(exe string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return path, writeFileAtomic(path, []byte(entry), 0o644)
+	return path, writeEntry(path, entry)
 }
 
 // disableAutostart removes $XDG_CONFIG_HOME/autostart/orionbridge.desktop.
@@ -103,10 +104,23 @@ func disableAutostart() error {
 	}
 	if haveSystemAutostart() {
 		// Hidden=true in the user's entry hides the system one (the spec).
-		return writeFileAtomic(path, []byte("[Desktop Entry]\nType=Application\nName=Orion Bridge\nHidden=true\n"), 0o644)
+		return writeEntry(path, "[Desktop Entry]\nType=Application\nName=Orion Bridge\nHidden=true\n")
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", path, err)
 	}
 	return nil
+}
+
+// writeEntry replaces the user's entry at path with content, atomically
+// and durably (replacefile.WriteFile), so a crash at login time never
+// leaves a half entry that the desktop would ignore or misread. A missing
+// autostart folder (and ~/.config) is created private to the user, as the
+// XDG Base Directory spec asks; the entry is 0644, like the packaged one.
+func writeEntry(path, content string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	return replacefile.WriteFile(path, []byte(content), 0o644)
 }

@@ -563,20 +563,10 @@ func SaveConfig(path string, cfg Config) error {
 	if err := owneronly.MkdirAll("config folder", filepath.Dir(path)); err != nil {
 		return fmt.Errorf("save config %s: %w", path, err)
 	}
-	tmp, err := owneronly.CreateTemp(filepath.Dir(path), ".config-*.toml", 0o600)
-	if err != nil {
-		return fmt.Errorf("save config %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save config %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save config %s: %w", path, err)
-	}
-	if err := replacefile.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("save config %s: %w", path, err)
+	// replacefile syncs the file and its folder, and on Windows retries the
+	// rename while the config watcher holds the file open.
+	if err := replacefile.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("save config: %w", err) // the error names the path
 	}
 	return nil
 }

@@ -209,30 +209,13 @@ func mergeManaged(path string, old []byte, keys managedKeys) ([]byte, error) {
 }
 
 // writeManagedFile replaces path with data atomically, so a bridge watching
-// the file never reads half of it. The file is readable by every user (each
-// user's bridge reads it) and writable by the administrator only, which the
-// folder's permissions already ensure.
+// the file never reads half of it, and durably (replacefile.WriteFile syncs
+// the file and its folder). The file is readable by every user (each user's
+// bridge reads it, hence 0644) and writable by the administrator only,
+// which the folder ensures: on Windows the temporary file inherits the DACL
+// that prepareManagedDir set on the folder when it is created, and keeps it
+// through the rename, so no ACL is set here; elsewhere the folder is under
+// /etc or /Library, which only root can write.
 func writeManagedFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*.toml")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = replacefile.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return replacefile.WriteFile(path, data, 0o644)
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/kardianos/service"
 
 	"orionbridge/bridge"
+	"orionbridge/internal/replacefile"
 )
 
 const serviceUsage = "usage: orionbridge service install|uninstall|start|stop|restart|status [--config FILE] [--user|--system]"
@@ -376,10 +377,13 @@ func ensureConfigFile(req serviceRequest, s serviceSpec) error {
 		return nil
 	}
 	const content = "# Orion Bridge configuration. Every key is optional and described in the README.\n"
-	if err := writeFileAtomic(s.configPath, []byte(content), 0o600); err != nil {
+	dir := filepath.Dir(s.configPath)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create the config file: create %s: %w", dir, err)
+	}
+	if err := replacefile.WriteFile(s.configPath, []byte(content), 0o600); err != nil {
 		return fmt.Errorf("create the config file: %w", err)
 	}
-	dir := filepath.Dir(s.configPath)
 	if owner, underSudo := invokingUser(); underSudo && s.runAs != "" {
 		if err := owner.own(dir); err != nil {
 			return fmt.Errorf("give %s back to its owner: %w", dir, err)

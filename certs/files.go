@@ -10,61 +10,16 @@ import (
 	"time"
 )
 
-// writeFileAtomic writes data to a temporary file beside path and renames it
-// over path, so a reader (our own watcher, or one in another process) sees
-// the old file or the new one, never half of one. A private file is made
-// owner-only before any byte of the key is written to it.
+// writeFileAtomic replaces path with data (replacefile.WriteFile: a
+// temporary file beside it, synced, renamed over it, the folder synced; its
+// mtime moves forward so the watcher always notices). A private file is
+// owner-only before any byte of the key is written: mode 0600, and on
+// Windows restrictFile's owner-only ACL, set on the still-empty file.
 func writeFileAtomic(path string, data []byte, private bool) error {
-	// O_EXCL without following links, owner-only from creation (on
-	// Windows with the user-only ACL already set, not after the fact).
-	perm := os.FileMode(0o600)
-	if !private {
-		perm = 0o644
-	}
-	f, err := owneronly.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*", perm)
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
 	if private {
-		err = restrictFile(tmp) // already so; kept so the mode is exact whatever the umask
-	} else {
-		err = os.Chmod(tmp, 0o644)
+		return replacefile.WriteFileWith(path, data, 0o600, restrictFile)
 	}
-	if err != nil {
-		return fmt.Errorf("set permissions on %s: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	// Sync before rename: after a crash the name must point at whole data.
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	// The watcher compares size and mtime, and some file systems keep mtime
-	// in whole seconds (HFS+, FAT) or from a coarse clock: make sure the
-	// replacement's mtime moves forward so it is always noticed.
-	if prev, err := os.Stat(path); err == nil {
-		if fi, err := os.Stat(tmp); err == nil && !fi.ModTime().After(prev.ModTime()) {
-			t := prev.ModTime().Add(time.Second)
-			_ = os.Chtimes(tmp, t, t)
-		}
-	}
-	if err := replacefile.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return replacefile.WriteFile(path, data, 0o644)
 }
 
 // ensureDir creates dir if needed and makes it owner-only: it holds the CA
