@@ -1,3 +1,5 @@
+//go:build screenshots
+
 package tray
 
 import (
@@ -18,8 +20,10 @@ import (
 	"fyne.io/fyne/v2/widget"
 )
 
-// Screenshots for the README (`make screenshots`, tray/screenshots.sh):
-// with ORION_SCREENSHOTS=<dir>, Run opens the dashboard, waits for the
+// Screenshots for the README (`make screenshots`, tray/screenshots.sh). This
+// file is built only with -tags screenshots, so the shipped app carries no
+// tooling that an environment variable switches on. With
+// ORION_SCREENSHOTS=<dir>, Run opens the dashboard, waits for the
 // sessions the script opens, writes sessions.png and log.png, then waits for
 // the consent prompt the script triggers, writes consent.png, and quits.
 const (
@@ -46,6 +50,18 @@ type screenshots struct {
 	errs []error
 }
 
+// startScreenshots starts taking screenshots when ORION_SCREENSHOTS names a
+// folder; nil otherwise.
+func startScreenshots(ctx context.Context, t *trayApp) *screenshots {
+	dir := os.Getenv(screenshotsEnv)
+	if dir == "" {
+		return nil
+	}
+	s := newScreenshots(t, dir)
+	t.spawn(func() { s.run(ctx) })
+	return s
+}
+
 func newScreenshots(t *trayApp, dir string) *screenshots {
 	want, err := strconv.Atoi(os.Getenv(screenshotSessionsEnv))
 	if err != nil || want < 0 {
@@ -61,7 +77,11 @@ func (s *screenshots) fail(err error) {
 	fmt.Fprintln(os.Stderr, "orionbridge: screenshots:", err)
 }
 
+// err is what went wrong; nil for a nil s (no screenshots taken).
 func (s *screenshots) err() error {
+	if s == nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return errors.Join(s.errs...)

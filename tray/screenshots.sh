@@ -13,8 +13,10 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 out=${1:-docs/screenshots}
-bin=${BIN:-bin/orionbridge} # where to build the app; the Makefile passes $(BIN)
 work=$(mktemp -d)
+# The screenshot mode is compiled in only with -tags screenshots, so this
+# build stays in the temporary folder, apart from the shipped bin/orionbridge.
+bin=$work/orionbridge
 pids=()
 
 cleanup() {
@@ -42,7 +44,7 @@ wait_for() {
 
 port_open() { (: >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-go build -tags no_emoji -o "$bin" .
+go build -tags no_emoji,screenshots -o "$bin" .
 go build -o "$work/democlient" ./tray/internal/democlient
 mkdir -p "$out"
 rm -f "$out/sessions.png" "$out/log.png" "$out/consent.png"

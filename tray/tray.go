@@ -76,11 +76,7 @@ func Run(ctrl app.Controller, opts app.UIOptions) error {
 		// bridge's control API goroutine.
 		opts.OnShowDashboard(func() { t.ui(func() { t.dashboard().show("") }) })
 	}
-	var shots *screenshots
-	if dir := os.Getenv(screenshotsEnv); dir != "" {
-		shots = newScreenshots(t, dir)
-		t.spawn(func() { shots.run(ctx) })
-	}
+	shots := startScreenshots(ctx, t) // nil unless built with -tags screenshots
 	if opts.Quit != nil {
 		t.spawn(func() {
 			select {
@@ -107,11 +103,7 @@ func Run(ctrl app.Controller, opts app.UIOptions) error {
 		stopErr = ctrl.Stop() // graceful (1001) whichever way the app ended
 	}
 	t.wg.Wait()
-	var shotErr error
-	if shots != nil {
-		shotErr = shots.err()
-	}
-	return errors.Join(stopErr, shotErr)
+	return errors.Join(stopErr, shots.err())
 }
 
 // trayApp is the tray and its windows around one Controller.
