@@ -11,14 +11,13 @@ package main
 
 import (
 	_ "embed"
+	"orionbridge/cli"
 	"os"
-
-	"orionbridge/app"
 )
 
 //go:embed FyneApp.toml
 var metadata []byte
 
 func main() {
-	os.Exit(app.Main(metadata, os.Args[1:], os.Stdout, os.Stderr, trayUI))
+	os.Exit(cli.Main(metadata, os.Args[1:], os.Stdout, os.Stderr, trayUI))
 }

@@ -8,15 +8,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-
 	"orionbridge/certs"
+	"orionbridge/config"
 	"orionbridge/internal/owneronly"
 )
 
@@ -29,10 +27,10 @@ func WriteSupportBundle(w io.Writer, ctrl Controller) error {
 	z := zip.NewWriter(w)
 	info := ctrl.Info()
 	cfg := ctrl.Config()
-	secrets := cfg.secretValues()
+	secrets := cfg.SecretValues()
 	scrub := func(b []byte) []byte {
 		for _, s := range secrets {
-			b = bytes.ReplaceAll(b, []byte(s), []byte(redacted))
+			b = bytes.ReplaceAll(b, []byte(s), []byte(config.RedactedText))
 		}
 		return b
 	}
@@ -53,7 +51,7 @@ func WriteSupportBundle(w io.Writer, ctrl Controller) error {
 	}
 
 	shown := cfg.Redacted()
-	conf, err := toml.Marshal(fileConfig{Config: shown, PingInterval: shown.PingInterval.String(), PongTimeout: shown.PongTimeout.String()})
+	conf, err := config.Marshal(shown)
 	if err != nil {
 		return fmt.Errorf("support bundle: config: %w", err)
 	}
@@ -94,66 +92,4 @@ func WriteSupportBundle(w io.Writer, ctrl Controller) error {
 		}
 	}
 	return z.Close()
-}
-
-func supportBundleCommand(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("support-bundle", stderr)
-	configPath := fs.String("config", "", "configuration `file`")
-	output := fs.String("output", "", "zip `file` to write (default: OrionBridge-support-<date>.zip here)")
-	pos, status, ok := parseFlags(fs, args)
-	if !ok {
-		return status
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "orionbridge support-bundle: unexpected argument %q\n", pos[0])
-		return exitUsage
-	}
-	cfg, sources, err := LoadConfigSources(*configPath)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitUsage
-	}
-	// The running bridge knows the most (sessions, health); without one,
-	// an instance that is not started still reports config, certificate
-	// and logs.
-	var ctrl Controller
-	for _, port := range append([]int{cfg.Port}, cfg.FallbackPorts...) {
-		if r, err := Attach(cfg, port); err == nil {
-			defer r.Close()
-			ctrl = r
-			break
-		}
-	}
-	if ctrl == nil {
-		in, err := NewInstance("", cfg, nil)
-		if err != nil {
-			fmt.Fprintln(stderr, "orionbridge support-bundle:", err)
-			return exitFailure
-		}
-		in.SetConfigPath(*configPath)
-		in.setSources(sources)
-		ctrl = in
-	}
-	name := *output
-	if name == "" {
-		name = "OrionBridge-support-" + time.Now().Format("2006-01-02-150405") + ".zip"
-	}
-	// A new file only, never through a link someone left at that name.
-	f, err := owneronly.Create(name, 0o600)
-	if err != nil {
-		fmt.Fprintln(stderr, "orionbridge support-bundle:", err)
-		return exitFailure
-	}
-	if err := WriteSupportBundle(f, ctrl); err != nil {
-		f.Close()
-		os.Remove(name)
-		fmt.Fprintln(stderr, "orionbridge support-bundle:", err)
-		return exitFailure
-	}
-	if err := f.Close(); err != nil {
-		fmt.Fprintln(stderr, "orionbridge support-bundle:", err)
-		return exitFailure
-	}
-	fmt.Fprintln(stdout, name)
-	return exitOK
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"orionbridge/bridge"
+	"orionbridge/config"
 	"orionbridge/internal/owneronly"
 )
 
@@ -111,13 +112,13 @@ func readControlSecret(dataDir string) (string, error) {
 
 // decodeControlConfig reads the body of PUT /api/config: one Config as
 // JSON, valid by the config file's rules.
-func decodeControlConfig(body io.Reader) (Config, error) {
-	var cfg Config
+func decodeControlConfig(body io.Reader) (config.Config, error) {
+	var cfg config.Config
 	if err := json.NewDecoder(body).Decode(&cfg); err != nil {
-		return Config{}, fmt.Errorf("bad config JSON: %w", err)
+		return config.Config{}, fmt.Errorf("bad config JSON: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
-		return Config{}, err
+		return config.Config{}, err
 	}
 	return cfg, nil
 }
@@ -148,8 +149,8 @@ func (e *launchChangeError) Error() string {
 // checkLaunchUnchanged compares next with the running config route by
 // path: every route keeps the launch keys it runs with, a new route has
 // none, and no launched route is removed.
-func checkLaunchUnchanged(running, next Config, file string) error {
-	old := make(map[string]Route, len(running.Routes))
+func checkLaunchUnchanged(running, next config.Config, file string) error {
+	old := make(map[string]config.Route, len(running.Routes))
 	for _, r := range running.Routes {
 		old[r.Path] = r
 	}
@@ -161,14 +162,14 @@ func checkLaunchUnchanged(running, next Config, file string) error {
 		}
 	}
 	for _, r := range running.Routes {
-		if !kept[r.Path] && !sameLaunch(r, Route{}) {
+		if !kept[r.Path] && !sameLaunch(r, config.Route{}) {
 			return &launchChangeError{route: "the route " + r.Path + ", which launches an engine,", file: file}
 		}
 	}
 	return nil
 }
 
-func sameLaunch(a, b Route) bool {
+func sameLaunch(a, b config.Route) bool {
 	return slices.Equal(a.Launch, b.Launch) && a.LaunchDir == b.LaunchDir && maps.Equal(a.LaunchEnv, b.LaunchEnv)
 }
 

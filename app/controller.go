@@ -5,6 +5,7 @@ import (
 
 	"orionbridge/bridge"
 	"orionbridge/certs"
+	"orionbridge/config"
 )
 
 // Controller is everything the tray sees of a bridge: a snapshot, an event
@@ -27,11 +28,11 @@ type Controller interface {
 	Disconnect(id string) error
 
 	// Config is the configuration in force; ConfigPath is where it is saved.
-	Config() Config
+	Config() config.Config
 	ConfigPath() string
 	// ApplyConfig validates cfg, saves it to ConfigPath and applies it,
 	// restarting the listener when the port or routes changed.
-	ApplyConfig(cfg Config) error
+	ApplyConfig(cfg config.Config) error
 
 	// SetConsent installs the prompt asked about unknown origins when
 	// ask_unknown_origins is on; nil removes it.

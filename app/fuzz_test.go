@@ -3,13 +3,12 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"orionbridge/config"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/pelletier/go-toml/v2"
 )
 
 // The seed corpora run in every `go test`; `make fuzz` explores further.
@@ -17,14 +16,14 @@ import (
 // roundTrip checks that a valid config survives being saved as a file
 // (what ApplyConfig does) and read back: a config the bridge accepts must
 // not produce a file it refuses at the next start.
-func roundTrip(t *testing.T, cfg Config) {
+func roundTrip(t *testing.T, cfg config.Config) {
 	t.Helper()
-	cfg.normalize()
-	data, err := toml.Marshal(fileConfig{Config: cfg, PingInterval: cfg.PingInterval.String(), PongTimeout: cfg.PongTimeout.String()})
+	cfg.Normalize()
+	data, err := config.Marshal(cfg)
 	if err != nil {
 		t.Fatalf("a valid config does not marshal: %v", err)
 	}
-	back, err := ParseConfig("saved.toml", data)
+	back, err := config.Parse("saved.toml", data)
 	if err != nil {
 		t.Fatalf("a valid config, saved, does not parse back: %v\n%s", err, data)
 	}
@@ -35,7 +34,7 @@ func roundTrip(t *testing.T, cfg Config) {
 
 // comparable drops what a file legitimately changes: nil and empty lists
 // and maps are the same config.
-func comparable(c Config) Config {
+func comparable(c config.Config) config.Config {
 	norm := func(s []string) []string {
 		if len(s) == 0 {
 			return nil
@@ -46,7 +45,7 @@ func comparable(c Config) Config {
 	if len(c.FallbackPorts) == 0 {
 		c.FallbackPorts = nil
 	}
-	routes := make([]Route, len(c.Routes))
+	routes := make([]config.Route, len(c.Routes))
 	for i, r := range c.Routes {
 		if len(r.LaunchEnv) == 0 {
 			r.LaunchEnv = nil
@@ -58,11 +57,11 @@ func comparable(c Config) Config {
 }
 
 // checkRedacted: no secret value survives Redacted.
-func checkRedacted(t *testing.T, cfg Config) {
+func checkRedacted(t *testing.T, cfg config.Config) {
 	t.Helper()
 	shown, _ := json.Marshal(cfg.Redacted())
-	for _, s := range cfg.secretValues() {
-		if s != redacted && bytes.Contains(shown, []byte(s)) && !strings.Contains(redacted, s) && !strings.Contains(string(shownWithout(cfg)), s) {
+	for _, s := range cfg.SecretValues() {
+		if s != config.RedactedText && bytes.Contains(shown, []byte(s)) && !strings.Contains(config.RedactedText, s) && !strings.Contains(string(shownWithout(cfg)), s) {
 			t.Fatalf("the redacted config shows the secret %q: %s", s, shown)
 		}
 	}
@@ -70,9 +69,9 @@ func checkRedacted(t *testing.T, cfg Config) {
 
 // shownWithout is the config with no secrets at all: a secret value that
 // also appears elsewhere in it (a port, a path) is not a leak.
-func shownWithout(cfg Config) []byte {
+func shownWithout(cfg config.Config) []byte {
 	cfg.Token = ""
-	cfg.Routes = append([]Route(nil), cfg.Routes...)
+	cfg.Routes = append([]config.Route(nil), cfg.Routes...)
 	for i := range cfg.Routes {
 		cfg.Routes[i].LaunchEnv = nil
 	}
@@ -83,16 +82,16 @@ func shownWithout(cfg Config) []byte {
 // FuzzControlConfigJSON fuzzes the body of PUT /api/config: decoding and
 // validation (decodeControlConfig), the launch check and the save.
 func FuzzControlConfigJSON(f *testing.F) {
-	def := DefaultConfig()
+	def := config.Default()
 	def.DataDir = "/home/u/.local/share/OrionBridge"
-	seed := func(c Config) {
+	seed := func(c config.Config) {
 		b, _ := json.Marshal(c)
 		f.Add(b)
 	}
 	seed(def)
 	withLaunch := def
 	withLaunch.Token = "a-token-value"
-	withLaunch.Routes = []Route{{Path: "/ws", Target: "127.0.0.1:21400", Framing: "lines",
+	withLaunch.Routes = []config.Route{{Path: "/ws", Target: "127.0.0.1:21400", Framing: "lines",
 		Launch: []string{"/opt/engine", "--port", "21400"}, LaunchDir: "/opt", LaunchEnv: map[string]string{"LICENSE_KEY": "abcdef123456"}}}
 	seed(withLaunch)
 	for _, s := range []string{``, `{}`, `null`, `[]`, `{"Port": 99999}`, `{"Port": 21443, "Routes": null}`,
@@ -154,9 +153,9 @@ func FuzzParseConfig(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := ParseConfig("fuzz.toml", data)
+		cfg, err := config.Parse("fuzz.toml", data)
 		if err != nil {
-			if _, ok := err.(*ConfigError); !ok {
+			if _, ok := err.(*config.Error); !ok {
 				t.Fatalf("ParseConfig error %T, want *ConfigError: %v", err, err)
 			}
 			return

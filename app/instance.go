@@ -15,6 +15,8 @@ import (
 
 	"orionbridge/bridge"
 	"orionbridge/certs"
+	"orionbridge/config"
+	"orionbridge/engine"
 	"orionbridge/internal/owneronly"
 )
 
@@ -32,10 +34,10 @@ type Instance struct {
 	started time.Time
 	version string
 	handler slog.Handler
-	engines *Engines // the engines routes name with launch (engine.go)
+	engines *engine.Supervisor // the engines routes name with launch (package engine)
 
 	mu         sync.Mutex // guards the fields below; serialises ApplyConfig
-	cfg        Config
+	cfg        config.Config
 	configPath string
 	sources    map[string]string // key → the file that set it (LoadConfigSources)
 	seenStamps [2]fileStamp      // the config files as last applied
@@ -52,7 +54,7 @@ var _ Controller = (*Instance)(nil)
 // NewInstance wires a stopped bridge to its certificate source. Log records
 // go to handler and to the bridge's subscribers. The config is saved to the
 // default config path unless SetConfigPath says otherwise.
-func NewInstance(version string, cfg Config, handler slog.Handler) (*Instance, error) {
+func NewInstance(version string, cfg config.Config, handler slog.Handler) (*Instance, error) {
 	in := &Instance{
 		cfg:     cfg,
 		mode:    "headless",
@@ -61,7 +63,7 @@ func NewInstance(version string, cfg Config, handler slog.Handler) (*Instance, e
 		certDir: filepath.Join(cfg.DataDir, "certs"),
 		logDir:  filepath.Join(cfg.DataDir, "logs"),
 	}
-	in.configPath, _ = DefaultConfigPath()
+	in.configPath, _ = config.DefaultPath()
 	// Before anything reads or writes in it: a data dir someone else
 	// created, or can write, would hand them the control secret, the CA
 	// key and the log (internal/owneronly).
@@ -79,8 +81,8 @@ func NewInstance(version string, cfg Config, handler slog.Handler) (*Instance, e
 		return nil, err
 	}
 	in.Bridge, in.log = b, b.Logger()
-	in.engines = newEngines(in.log, cfg.Routes)
-	in.engines.exited = b.EngineExited // engine.go: a crashed engine's sessions learn why
+	// A crashed engine's sessions learn why (Bridge.EngineExited).
+	in.engines = engine.New(in.log, cfg.Routes, b.EngineExited)
 	certOpts := certs.Options{Logger: in.log}
 	if cfg.CertFile != "" {
 		in.Certs, err = certs.OpenExternal(cfg.CertFile, cfg.KeyFile, certOpts)
@@ -95,7 +97,7 @@ func NewInstance(version string, cfg Config, handler slog.Handler) (*Instance, e
 
 // bridgeOptions maps a Config onto the bridge's options, with this
 // instance's wiring: certificate, control API, logs.
-func (in *Instance) bridgeOptions(cfg Config) bridge.Options {
+func (in *Instance) bridgeOptions(cfg config.Config) bridge.Options {
 	routes := make([]bridge.Route, len(cfg.Routes))
 	for i, r := range cfg.Routes {
 		routes[i] = bridge.Route{Path: r.Path, Target: r.Target, Framing: bridge.Framing(r.Framing)}
@@ -131,12 +133,12 @@ func (in *Instance) SetConfigPath(path string) {
 	if path != "" {
 		in.configPath = path
 	}
-	in.seenStamps = [2]fileStamp{stampOf(in.configPath), stampOf(managedConfigPath())}
+	in.seenStamps = [2]fileStamp{stampOf(in.configPath), stampOf(config.ManagedPath())}
 }
 
-// setSources records where each key of the running config came from, as
-// LoadConfigSources returns it.
-func (in *Instance) setSources(sources map[string]string) {
+// SetSources records where each key of the running config came from, as
+// config.LoadSources returns it.
+func (in *Instance) SetSources(sources map[string]string) {
 	in.mu.Lock()
 	in.sources = sources
 	in.mu.Unlock()
@@ -201,7 +203,7 @@ func (in *Instance) Stop() error {
 func (in *Instance) Disconnect(id string) error { return in.Bridge.Disconnect(id) }
 
 // Config implements Controller.
-func (in *Instance) Config() Config {
+func (in *Instance) Config() config.Config {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.cfg
@@ -217,15 +219,15 @@ func (in *Instance) ConfigPath() string {
 // ApplyConfig implements Controller: validate, save, then apply. Open
 // sessions survive unless the port changed. data_dir and the certificate
 // files are read at start only.
-func (in *Instance) ApplyConfig(cfg Config) error { return in.apply(cfg, true) }
+func (in *Instance) ApplyConfig(cfg config.Config) error { return in.apply(cfg, true) }
 
-func (in *Instance) apply(cfg Config, save bool) error { return in.applyGuarded(cfg, save, nil) }
+func (in *Instance) apply(cfg config.Config, save bool) error { return in.applyGuarded(cfg, save, nil) }
 
 // applyFromControlAPI is ApplyConfig for PUT /api/config, which may not
 // change what the bridge launches (checkLaunchUnchanged, control.go). The
 // check runs under the lock, against the config it replaces.
-func (in *Instance) applyFromControlAPI(cfg Config) error {
-	return in.applyGuarded(cfg, true, func(running Config) error {
+func (in *Instance) applyFromControlAPI(cfg config.Config) error {
+	return in.applyGuarded(cfg, true, func(running config.Config) error {
 		file := in.configPath
 		if src := in.sources["routes"]; src != "" {
 			file = src // the managed file, when IT set the routes
@@ -234,11 +236,11 @@ func (in *Instance) applyFromControlAPI(cfg Config) error {
 	})
 }
 
-func (in *Instance) applyGuarded(cfg Config, save bool, guard func(running Config) error) error {
+func (in *Instance) applyGuarded(cfg config.Config, save bool, guard func(running config.Config) error) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	cfg.normalize()
+	cfg.Normalize()
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if guard != nil {
@@ -251,11 +253,11 @@ func (in *Instance) applyGuarded(cfg Config, save bool, guard func(running Confi
 		if err != nil {
 			return err
 		}
-		if err := SaveConfig(in.configPath, userCfg); err != nil {
+		if err := config.Save(in.configPath, userCfg); err != nil {
 			return err
 		}
 		// Our own save is not an edit to re-apply.
-		in.seenStamps = [2]fileStamp{stampOf(in.configPath), stampOf(managedConfigPath())}
+		in.seenStamps = [2]fileStamp{stampOf(in.configPath), stampOf(config.ManagedPath())}
 	}
 	if err := in.Bridge.Reconfigure(in.bridgeOptions(cfg)); err != nil {
 		return fmt.Errorf("apply config: %w", err)
@@ -350,3 +352,13 @@ func dataDirError(dataDir string, err error) error {
 	}
 	return oe
 }
+
+// EngineStatus describes the engines this instance runs for its routes.
+func (in *Instance) EngineStatus() []engine.Status { return in.engines.Status() }
+
+// engineState is the bridge's Options.EngineState.
+func (in *Instance) engineState(routePath string) string { return in.engines.State(routePath) }
+
+// Logger is the instance's logger: records reach the log file, stderr and
+// every subscriber (the tray's Log tab).
+func (in *Instance) Logger() *slog.Logger { return in.log }

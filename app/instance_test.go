@@ -18,6 +18,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"orionbridge/bridge"
+	"orionbridge/config"
+	"orionbridge/internal/testutil"
 )
 
 // startInstance runs an Instance on a free port with a temporary data dir
@@ -43,8 +45,8 @@ func startInstanceWith(t *testing.T, handler slog.Handler) *Instance {
 			go func() { defer c.Close(); buf := make([]byte, 1024); n, _ := c.Read(buf); c.Write(buf[:n]) }()
 		}
 	}()
-	cfg := DefaultConfig()
-	cfg.Port, cfg.FallbackPorts, cfg.DataDir = freeTCPPort(t), nil, t.TempDir()
+	cfg := config.Default()
+	cfg.Port, cfg.FallbackPorts, cfg.DataDir = testutil.FreePort(t), nil, t.TempDir()
 	cfg.Routes[0].Target = engine.Addr().String()
 	in, err := NewInstance("test", cfg, handler)
 	if err != nil {
@@ -56,16 +58,6 @@ func startInstanceWith(t *testing.T, handler slog.Handler) *Instance {
 	}
 	t.Cleanup(func() { in.Stop() })
 	return in
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // connect opens a session from origin and reports the HTTP status.
@@ -119,7 +111,7 @@ func TestApplyConfigSavesAndApplies(t *testing.T) {
 	if s := connect(t, in, origin); s != http.StatusSwitchingProtocols {
 		t.Fatalf("after: %d", s)
 	}
-	saved, err := LoadConfig(in.ConfigPath())
+	saved, err := config.Load(in.ConfigPath())
 	if err != nil || !slices.Equal(saved.AllowedOrigins, []string{origin}) {
 		t.Fatalf("saved %v, %v", saved.AllowedOrigins, err)
 	}
@@ -161,7 +153,7 @@ func TestConsentAnswersAreSaved(t *testing.T) {
 				t.Fatalf("config allowed %v denied %v", cfg.AllowedOrigins, cfg.DeniedOrigins)
 			}
 			if tt.allowed != nil || tt.denied != nil {
-				saved, err := LoadConfig(in.ConfigPath())
+				saved, err := config.Load(in.ConfigPath())
 				if err != nil || !slices.Equal(saved.AllowedOrigins, tt.allowed) || !slices.Equal(saved.DeniedOrigins, tt.denied) {
 					t.Fatalf("file: allowed %v denied %v, %v", saved.AllowedOrigins, saved.DeniedOrigins, err)
 				}
@@ -189,7 +181,7 @@ func TestSubscribeEndsWithContext(t *testing.T) {
 }
 
 func TestCertificateReportAndTrust(t *testing.T) {
-	setHome(t)
+	testutil.SetHome(t)
 	in := startInstance(t)
 	r := in.Certificate()
 	if r.Trusted || r.Err != nil || len(r.Stores) == 0 || r.Status.CAFingerprint == "" {
@@ -214,16 +206,4 @@ func TestCertificateReportAndTrust(t *testing.T) {
 
 func contextWithCancel() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
-}
-
-// waitUntil polls cond; the bound only keeps a broken test from hanging.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

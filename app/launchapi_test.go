@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"orionbridge/config"
+	"orionbridge/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,14 +58,14 @@ func TestControlAPIRefusesLaunchChanges(t *testing.T) {
 }
 
 func TestCheckLaunchUnchanged(t *testing.T) {
-	running := DefaultConfig()
-	running.Routes = []Route{
+	running := config.Default()
+	running.Routes = []config.Route{
 		{Path: "/ws", Target: "127.0.0.1:21400", Framing: "raw", Launch: []string{"/opt/engine", "--port", "21400"}, LaunchDir: "/opt", LaunchEnv: map[string]string{"LICENSE_KEY": "k"}},
 		{Path: "/plain", Target: "127.0.0.1:21401", Framing: "raw"},
 	}
-	edit := func(f func(c *Config)) Config {
+	edit := func(f func(c *config.Config)) config.Config {
 		c := running
-		c.Routes = make([]Route, len(running.Routes))
+		c.Routes = make([]config.Route, len(running.Routes))
 		for i, r := range running.Routes {
 			r.Launch = append([]string(nil), r.Launch...)
 			if r.LaunchEnv != nil {
@@ -80,26 +82,30 @@ func TestCheckLaunchUnchanged(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		next    Config
+		next    config.Config
 		refused string // the route named, "" if allowed
 	}{
-		{"unchanged", edit(func(c *Config) {}), ""},
-		{"other keys of a launched route", edit(func(c *Config) { c.Routes[0].Target, c.Routes[0].Framing, c.MaxClients = "127.0.0.1:21409", "lines", 3 }), ""},
-		{"a new route without launch", edit(func(c *Config) { c.Routes = append(c.Routes, Route{Path: "/new", Target: "127.0.0.1:1"}) }), ""},
-		{"routes reordered", edit(func(c *Config) { c.Routes[0], c.Routes[1] = c.Routes[1], c.Routes[0] }), ""},
-		{"an empty launch_env where there was none", edit(func(c *Config) { c.Routes[1].LaunchEnv = map[string]string{} }), ""},
-		{"launch argument", edit(func(c *Config) { c.Routes[0].Launch[2] = "1" }), "routes[0] (/ws)"},
-		{"launch program", edit(func(c *Config) { c.Routes[0].Launch[0] = "/tmp/evil" }), "routes[0] (/ws)"},
-		{"launch_dir", edit(func(c *Config) { c.Routes[0].LaunchDir = "/tmp" }), "routes[0] (/ws)"},
-		{"launch_env value", edit(func(c *Config) { c.Routes[0].LaunchEnv["LICENSE_KEY"] = "other" }), "routes[0] (/ws)"},
-		{"launch_env added", edit(func(c *Config) { c.Routes[0].LaunchEnv["LD_PRELOAD"] = "/tmp/x.so" }), "routes[0] (/ws)"},
-		{"launch removed", edit(func(c *Config) { c.Routes[0].Launch, c.Routes[0].LaunchDir, c.Routes[0].LaunchEnv = nil, "", nil }), "routes[0] (/ws)"},
-		{"launch set on a plain route", edit(func(c *Config) { c.Routes[1].Launch = []string{"/bin/sh"} }), "routes[1] (/plain)"},
-		{"a new route with launch", edit(func(c *Config) {
-			c.Routes = append(c.Routes, Route{Path: "/new", Target: "127.0.0.1:1", Launch: []string{"/bin/sh"}})
+		{"unchanged", edit(func(c *config.Config) {}), ""},
+		{"other keys of a launched route", edit(func(c *config.Config) {
+			c.Routes[0].Target, c.Routes[0].Framing, c.MaxClients = "127.0.0.1:21409", "lines", 3
+		}), ""},
+		{"a new route without launch", edit(func(c *config.Config) { c.Routes = append(c.Routes, config.Route{Path: "/new", Target: "127.0.0.1:1"}) }), ""},
+		{"routes reordered", edit(func(c *config.Config) { c.Routes[0], c.Routes[1] = c.Routes[1], c.Routes[0] }), ""},
+		{"an empty launch_env where there was none", edit(func(c *config.Config) { c.Routes[1].LaunchEnv = map[string]string{} }), ""},
+		{"launch argument", edit(func(c *config.Config) { c.Routes[0].Launch[2] = "1" }), "routes[0] (/ws)"},
+		{"launch program", edit(func(c *config.Config) { c.Routes[0].Launch[0] = "/tmp/evil" }), "routes[0] (/ws)"},
+		{"launch_dir", edit(func(c *config.Config) { c.Routes[0].LaunchDir = "/tmp" }), "routes[0] (/ws)"},
+		{"launch_env value", edit(func(c *config.Config) { c.Routes[0].LaunchEnv["LICENSE_KEY"] = "other" }), "routes[0] (/ws)"},
+		{"launch_env added", edit(func(c *config.Config) { c.Routes[0].LaunchEnv["LD_PRELOAD"] = "/tmp/x.so" }), "routes[0] (/ws)"},
+		{"launch removed", edit(func(c *config.Config) {
+			c.Routes[0].Launch, c.Routes[0].LaunchDir, c.Routes[0].LaunchEnv = nil, "", nil
+		}), "routes[0] (/ws)"},
+		{"launch set on a plain route", edit(func(c *config.Config) { c.Routes[1].Launch = []string{"/bin/sh"} }), "routes[1] (/plain)"},
+		{"a new route with launch", edit(func(c *config.Config) {
+			c.Routes = append(c.Routes, config.Route{Path: "/new", Target: "127.0.0.1:1", Launch: []string{"/bin/sh"}})
 		}), "routes[2] (/new)"},
-		{"the launched route removed", edit(func(c *Config) { c.Routes = c.Routes[1:] }), "the route /ws"},
-		{"the launched route renamed", edit(func(c *Config) { c.Routes[0].Path = "/ws2" }), "routes[0] (/ws2)"},
+		{"the launched route removed", edit(func(c *config.Config) { c.Routes = c.Routes[1:] }), "the route /ws"},
+		{"the launched route renamed", edit(func(c *config.Config) { c.Routes[0].Path = "/ws2" }), "routes[0] (/ws2)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,10 +133,10 @@ func TestCheckLaunchUnchanged(t *testing.T) {
 // support bundle, no `config show` and no log record of a Config (issue
 // 12, finding 5).
 func TestLaunchEnvNeverShown(t *testing.T) {
-	setHome(t)
+	testutil.SetHome(t)
 	const licence, token = "lic-9f8e7d6c5b4a3210", "tok-0a1b2c3d4e5f"
-	cfg := DefaultConfig()
-	cfg.Port, cfg.FallbackPorts, cfg.DataDir, cfg.Token = freeTCPPort(t), nil, t.TempDir(), token
+	cfg := config.Default()
+	cfg.Port, cfg.FallbackPorts, cfg.DataDir, cfg.Token = testutil.FreePort(t), nil, t.TempDir(), token
 	cfg.Routes[0].Launch = []string{"/opt/engine/bin/engine", "--port", "21400"}
 	cfg.Routes[0].LaunchEnv = map[string]string{"LICENSE_KEY": licence, "MODE": "1"}
 	// Not started: as `support-bundle` does with no bridge running, and
@@ -139,8 +145,8 @@ func TestLaunchEnvNeverShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(in.LogDir(), logFileName), `{"msg":"engine said: licence lic-9f8e7d6c5b4a3210 accepted"}`+"\n")
-	os.Chmod(filepath.Join(in.LogDir(), logFileName), 0o600)
+	testutil.WriteFile(t, filepath.Join(in.LogDir(), LogFileName), `{"msg":"engine said: licence lic-9f8e7d6c5b4a3210 accepted"}`+"\n")
+	os.Chmod(filepath.Join(in.LogDir(), LogFileName), 0o600)
 
 	var bundle bytes.Buffer
 	if err := WriteSupportBundle(&bundle, in); err != nil {
@@ -161,7 +167,7 @@ func TestLaunchEnvNeverShown(t *testing.T) {
 		t.Errorf("the bundle's config.toml does not name the redacted variables:\n%s", c)
 	}
 	var show bytes.Buffer
-	writeConfigShow(&show, cfg, nil)
+	config.WriteShow(&show, cfg, nil)
 	shown["config show"] = show.String()
 	if !strings.Contains(show.String(), `routes[0].launch_env.LICENSE_KEY = "(redacted)"`) {
 		t.Errorf("config show does not list the variable, redacted:\n%s", show.String())

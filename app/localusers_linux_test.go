@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"orionbridge/internal/testutil"
 	"os"
 	"os/exec"
 	"os/user"
@@ -127,7 +128,7 @@ func runAs(t *testing.T, u localUser, bin string, args ...string) (string, error
 }
 
 func TestLocalUserCannotPlantFiles(t *testing.T) {
-	requireRoot(t, "it creates two OS users and runs the bridge as one of them")
+	testutil.RequireRoot(t, "it creates two OS users and runs the bridge as one of them")
 	requireTool(t, "useradd")
 	requireTool(t, "runuser")
 	attacker, victim := addUser(t, "atk"), addUser(t, "vic")
@@ -189,7 +190,7 @@ func TestLocalUserCannotPlantFiles(t *testing.T) {
 			data := filepath.Join(shared, "data")
 			victim.sh(t, "printf 'export KEEP=1\\n' > "+bashrc)
 			config := filepath.Join(victim.home, fmt.Sprintf("config%d.toml", i))
-			victim.sh(t, fmt.Sprintf("printf 'port = %d\\nfallback_ports = []\\ndata_dir = \"%s\"\\n' > %s", freeTCPPort(t), data, config))
+			victim.sh(t, fmt.Sprintf("printf 'port = %d\\nfallback_ports = []\\ndata_dir = \"%s\"\\n' > %s", testutil.FreePort(t), data, config))
 			tt.plant(t, data)
 
 			for _, args := range [][]string{{"run", "--config", config}, {"status", "--config", config}} {
@@ -231,7 +232,7 @@ func TestLocalUserCannotPlantFiles(t *testing.T) {
 		os.Chmod(shared, 0o777|fs.ModeSticky)
 		data := filepath.Join(shared, "data")
 		config := filepath.Join(victim.home, "fresh.toml")
-		victim.sh(t, fmt.Sprintf("printf 'port = %d\\nfallback_ports = []\\ndata_dir = \"%s\"\\n' > %s", freeTCPPort(t), data, config))
+		victim.sh(t, fmt.Sprintf("printf 'port = %d\\nfallback_ports = []\\ndata_dir = \"%s\"\\n' > %s", testutil.FreePort(t), data, config))
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "runuser", "-u", victim.name, "--", "env", "HOME="+victim.home, bin, "run", "--config", config)

@@ -16,20 +16,20 @@ import (
 )
 
 const (
-	logFileName = "orionbridge.log"
+	LogFileName = "orionbridge.log"
 	// 5 files of 10 MiB: weeks of sessions for a support bundle, and a hard
 	// cap on the disk a forgotten tray app can use.
 	logFileMiB   = 10
 	logFilesKept = 4 // plus the current one
 )
 
-// openLogFile returns a handler writing JSON lines to dir/orionbridge.log,
+// OpenLogFile returns a handler writing JSON lines to dir/orionbridge.log,
 // rotated by size, and the file to close at exit.
 //
 // dir is <data_dir>/logs, opened before NewInstance checks the data dir;
 // so the data dir gets that check here first, and a planted one is
 // reported as the data dir, with the data_dir fix.
-func openLogFile(dir string, level slog.Leveler) (slog.Handler, io.Closer, error) {
+func OpenLogFile(dir string, level slog.Leveler) (slog.Handler, io.Closer, error) {
 	dataDir := filepath.Dir(dir)
 	if err := owneronly.MkdirAll("data dir", dataDir); err != nil {
 		return nil, nil, dataDirError(dataDir, err)
@@ -37,7 +37,7 @@ func openLogFile(dir string, level slog.Leveler) (slog.Handler, io.Closer, error
 	return openLogFileCapped(dir, level, logFileMiB, logFilesKept)
 }
 
-// openLogFileCapped is openLogFile with the cap given: mib per file (the
+// openLogFileCapped is OpenLogFile with the cap given: mib per file (the
 // unit lumberjack takes) and kept old files.
 func openLogFileCapped(dir string, level slog.Leveler, mib, kept int) (slog.Handler, io.Closer, error) {
 	// lumberjack opens the file by name, following a symbolic link, and
@@ -52,7 +52,7 @@ func openLogFileCapped(dir string, level slog.Leveler, mib, kept int) (slog.Hand
 	if err := restrictLogDir(dir); err != nil {
 		return nil, nil, fmt.Errorf("log folder %s: make it owner-only: %w", dir, err)
 	}
-	path := filepath.Join(dir, logFileName)
+	path := filepath.Join(dir, LogFileName)
 	if err := owneronly.CheckFile("log file", path, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, err
 	}

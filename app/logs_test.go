@@ -3,13 +3,12 @@ package app
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"io"
 	"log/slog"
+	"orionbridge/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -26,7 +25,7 @@ func TestLogRotationAtTheCap(t *testing.T) {
 	}
 	closer.Close()
 	var files []string
-	waitUntil(t, "old files to be pruned", func() bool {
+	testutil.WaitFor(t, "old files to be pruned", func() bool {
 		files, _ = filepath.Glob(filepath.Join(dir, "orionbridge*.log"))
 		return len(files) == 3
 	})
@@ -35,65 +34,20 @@ func TestLogRotationAtTheCap(t *testing.T) {
 			t.Errorf("%s has %d bytes, over the 1 MiB cap", f, st.Size())
 		}
 	}
-	if st, _ := os.Stat(filepath.Join(dir, logFileName)); st.Mode().Perm()&0o077 != 0 {
+	if st, _ := os.Stat(filepath.Join(dir, LogFileName)); st.Mode().Perm()&0o077 != 0 {
 		t.Errorf("log file mode %v: others can read it", st.Mode().Perm())
 	}
 }
 
-// syncWriter collects followLog's output for the test to read.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-func TestTailAndFollow(t *testing.T) {
-	path := filepath.Join(t.TempDir(), logFileName)
-	writeFile(t, path, "one\ntwo\nthree\nhalf")
-	var out bytes.Buffer
-	offset, err := tailLog(&out, path, 2)
-	if err != nil || out.String() != "two\nthree\n" || offset != int64(len("one\ntwo\nthree\n")) {
-		t.Fatalf("tail: %q, %d, %v", out.String(), offset, err)
-	}
-
-	w := &syncWriter{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); followLog(ctx, w, path, offset) }()
-	defer func() { cancel(); <-done }()
-	appendTo := func(p, s string) {
-		f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
-		f.WriteString(s)
-		f.Close()
-	}
-	appendTo(path, " line\nfour\n")
-	waitUntil(t, "appended lines", func() bool { return w.String() == "half line\nfour\n" })
-	// Rotation: the file is renamed away and a new one starts.
-	os.Rename(path, path+".1")
-	appendTo(path, "after rotation\n")
-	waitUntil(t, "the rotated file", func() bool { return strings.HasSuffix(w.String(), "four\nafter rotation\n") })
-}
-
 func TestSupportBundle(t *testing.T) {
-	setHome(t)
+	testutil.SetHome(t)
 	in := startInstance(t)
 	cfg := in.Config()
 	cfg.Token = "s3cret-token-value"
 	if err := in.ApplyConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(in.LogDir(), logFileName), `{"msg":"a line that somehow holds s3cret-token-value"}`+"\n")
+	testutil.WriteFile(t, filepath.Join(in.LogDir(), LogFileName), `{"msg":"a line that somehow holds s3cret-token-value"}`+"\n")
 	var buf bytes.Buffer
 	if err := WriteSupportBundle(&buf, in); err != nil {
 		t.Fatal(err)
@@ -119,7 +73,7 @@ func TestSupportBundle(t *testing.T) {
 		"certs-status.txt":    "CA fingerprint",
 		"health.json":         `"app": "Orion Bridge"`,
 		"snapshot.json":       `"running": true`,
-		"logs/" + logFileName: "(redacted)",
+		"logs/" + LogFileName: "(redacted)",
 	} {
 		if !strings.Contains(got[name], want) {
 			t.Errorf("%s lacks %q:\n%s", name, want, got[name])

@@ -4,31 +4,20 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"orionbridge/config"
+	"orionbridge/config/configtest"
+	"orionbridge/internal/testutil"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 )
 
-// useManagedConfig points the machine-wide config at a temporary file.
-func useManagedConfig(t *testing.T, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "managed.toml")
-	if content != "" {
-		writeFile(t, path, content)
-	}
-	old := managedConfigPath
-	managedConfigPath = func() string { return path }
-	t.Cleanup(func() { managedConfigPath = old })
-	return path
-}
-
 func TestManagedConfigOverridesKeyByKey(t *testing.T) {
-	setHome(t)
-	managed := useManagedConfig(t, "allowed_origins = [\"https://shop.example.com\"]\nmax_clients = 5\n")
-	user := tempFile(t, "user.toml", "port = 31000\nmax_clients = 50\nallowed_origins = [\"https://mine.example.com\"]\n")
-	cfg, sources, err := LoadConfigSources(user)
+	testutil.SetHome(t)
+	managed := configtest.UseManagedConfig(t, "allowed_origins = [\"https://shop.example.com\"]\nmax_clients = 5\n")
+	user := testutil.TempFile(t, "user.toml", "port = 31000\nmax_clients = 50\nallowed_origins = [\"https://mine.example.com\"]\n")
+	cfg, sources, err := config.LoadSources(user)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +31,7 @@ func TestManagedConfigOverridesKeyByKey(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	writeConfigShow(&out, cfg, sources)
+	config.WriteShow(&out, cfg, sources)
 	for _, line := range []string{"max_clients          = 5", "# " + managed, "port                 = 31000", "pong_timeout         = 1m0s", "# default"} {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("config show lacks %q:\n%s", line, out.String())
@@ -50,20 +39,20 @@ func TestManagedConfigOverridesKeyByKey(t *testing.T) {
 	}
 
 	// An error in the managed file names the managed file.
-	writeFile(t, managed, "\nmax_clients = 0\n")
-	_, err = LoadConfig(user)
-	var ce *ConfigError
+	testutil.WriteFile(t, managed, "\nmax_clients = 0\n")
+	_, err = config.Load(user)
+	var ce *config.Error
 	if !errors.As(err, &ce) || ce.File != managed || ce.Line != 2 || ce.Key != "max_clients" {
 		t.Fatalf("bad managed file: %v", err)
 	}
 }
 
 func TestApplyConfigRespectsManagedKeys(t *testing.T) {
-	setHome(t)
-	useManagedConfig(t, "max_clients = 5\n")
+	testutil.SetHome(t)
+	configtest.UseManagedConfig(t, "max_clients = 5\n")
 	in := startInstance(t)
 	user := in.ConfigPath()
-	writeFile(t, user, "max_clients = 50\nmax_message_bytes = 1000\n")
+	testutil.WriteFile(t, user, "max_clients = 50\nmax_message_bytes = 1000\n")
 	if err := in.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +64,7 @@ func TestApplyConfigRespectsManagedKeys(t *testing.T) {
 		t.Fatalf("config in force %+v", cfg)
 	}
 	cfg.MaxClients = 9
-	var ce *ConfigError
+	var ce *config.Error
 	if err := in.ApplyConfig(cfg); !errors.As(err, &ce) || ce.Key != "max_clients" || !strings.Contains(err.Error(), "machine-wide") {
 		t.Fatalf("changing a managed key: %v", err)
 	}
@@ -94,8 +83,8 @@ func TestApplyConfigRespectsManagedKeys(t *testing.T) {
 // An edit of the config file is applied while running, without dropping
 // open sessions.
 func TestConfigEditAppliedLive(t *testing.T) {
-	setHome(t)
-	useManagedConfig(t, "")
+	testutil.SetHome(t)
+	configtest.UseManagedConfig(t, "")
 	in := startInstance(t)
 	cfg := in.Config()
 	cfg.AllowedOrigins = []string{"https://editor.example.com"}
@@ -110,17 +99,17 @@ func TestConfigEditAppliedLive(t *testing.T) {
 	ws := dialSession(t, in, "https://editor.example.com")
 	edited := cfg
 	edited.AllowedOrigins = append(edited.AllowedOrigins, "https://shop.example.com")
-	if err := SaveConfig(in.ConfigPath(), edited); err != nil { // as an editor would
+	if err := config.Save(in.ConfigPath(), edited); err != nil { // as an editor would
 		t.Fatal(err)
 	}
-	waitUntil(t, "the edit to apply", func() bool { return connect(t, in, "https://shop.example.com") == http.StatusSwitchingProtocols })
+	testutil.WaitFor(t, "the edit to apply", func() bool { return connect(t, in, "https://shop.example.com") == http.StatusSwitchingProtocols })
 	ws.WriteMessage(1, []byte("still here"))
 	if _, p, err := ws.ReadMessage(); err != nil || string(p) != "still here" {
 		t.Fatalf("the open session after the edit: %q %v", p, err)
 	}
 	// A broken edit is refused and the running config stays.
-	writeFile(t, in.ConfigPath(), "port = \"oops\"\n")
-	waitUntil(t, "the broken edit to be seen", func() bool { return in.configStamps() == in.seenStampsNow() })
+	testutil.WriteFile(t, in.ConfigPath(), "port = \"oops\"\n")
+	testutil.WaitFor(t, "the broken edit to be seen", func() bool { return in.configStamps() == in.seenStampsNow() })
 	if connect(t, in, "https://shop.example.com") != http.StatusSwitchingProtocols {
 		t.Fatal("a broken edit changed the running config")
 	}

@@ -19,6 +19,7 @@ import (
 
 	"orionbridge/bridge"
 	"orionbridge/certs"
+	"orionbridge/config"
 	"orionbridge/internal/owneronly"
 )
 
@@ -41,7 +42,7 @@ var _ Controller = (*Remote)(nil)
 
 // Attach connects to the bridge that cfg describes, running as the same
 // user (it reads the control secret from cfg's data dir).
-func Attach(cfg Config, port int) (*Remote, error) {
+func Attach(cfg config.Config, port int) (*Remote, error) {
 	secret, err := readControlSecret(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -181,8 +182,8 @@ func (r *Remote) Disconnect(id string) error {
 }
 
 // Config implements Controller.
-func (r *Remote) Config() Config {
-	var c Config
+func (r *Remote) Config() config.Config {
+	var c config.Config
 	_ = r.call(http.MethodGet, "/api/config", nil, &c)
 	return c
 }
@@ -191,7 +192,7 @@ func (r *Remote) Config() Config {
 func (r *Remote) ConfigPath() string { return r.info.ConfigPath }
 
 // ApplyConfig implements Controller.
-func (r *Remote) ApplyConfig(cfg Config) error {
+func (r *Remote) ApplyConfig(cfg config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -264,3 +265,7 @@ func (r *Remote) Close() {
 	r.SetConsent(nil)
 	r.client.CloseIdleConnections()
 }
+
+// ShowDashboard asks a tray app that runs the bridge to bring its dashboard
+// forward (a second start of the tray app does this).
+func (r *Remote) ShowDashboard() error { return r.call(http.MethodPost, "/api/show", nil, nil) }

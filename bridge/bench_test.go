@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"orionbridge/internal/testutil"
 	"os"
 	"os/exec"
 	"runtime"
@@ -274,7 +275,7 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	b.ResetTimer()
 	h.say(b, "%d %d", br.Port(), b.N)
 	h.expect(b, "ready")
-	waitFor(b, "every session open", func() bool { return len(br.Snapshot().Sessions) == b.N })
+	testutil.WaitFor(b, "every session open", func() bool { return len(br.Snapshot().Sessions) == b.N })
 	b.StopTimer()
 	// Each GC halves the stacks that use under a quarter of their size; a
 	// few cycles reach what a long-idle bridge holds.
@@ -298,7 +299,7 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/n, "stack-B/session")
 	b.ReportMetric(float64(runtime.NumGoroutine())/n, "goroutines/session")
 	h.stdin.Close() // the helper closes every session
-	waitFor(b, "every session closed", func() bool { return len(br.Snapshot().Sessions) == 0 })
+	testutil.WaitFor(b, "every session closed", func() bool { return len(br.Snapshot().Sessions) == 0 })
 }
 
 // runBenchHelper is the helper process of the benchmarks above, which

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"orionbridge/internal/testutil"
 	"os"
 	"strconv"
 	"strings"
@@ -121,7 +122,7 @@ func TestTokenNeverLogged(t *testing.T) {
 	c.WriteMessage(websocket.TextMessage, []byte("hi"))
 	c.ReadMessage()
 	c.Close()
-	waitFor(t, "session close", func() bool { return len(b.Snapshot().Sessions) == 0 })
+	testutil.WaitFor(t, "session close", func() bool { return len(b.Snapshot().Sessions) == 0 })
 	mu.Lock()
 	defer mu.Unlock()
 	if strings.Contains(logs.String(), "s3cret") {
@@ -142,7 +143,7 @@ func TestMaxClients(t *testing.T) {
 		t.Fatalf("third session: %v %v, want 503", resp, err)
 	}
 	second.Close()
-	waitFor(t, "a free slot", func() bool { return len(b.Snapshot().Sessions) == 1 })
+	testutil.WaitFor(t, "a free slot", func() bool { return len(b.Snapshot().Sessions) == 1 })
 	mustDial(t, b)
 }
 
@@ -339,7 +340,7 @@ func TestEngineFailureCloses1011(t *testing.T) {
 	c := mustDial(t, b)
 	tcp := recvConn(t, conns)
 	// A reset during the bridge's connect would be "engine unavailable".
-	waitFor(t, "the session to open", func() bool {
+	testutil.WaitFor(t, "the session to open", func() bool {
 		s := b.Snapshot().Sessions
 		return len(s) == 1 && s[0].State == StateOpen
 	})
@@ -355,7 +356,7 @@ func TestShutdownSends1001(t *testing.T) {
 	e := startEngine(t, echo)
 	b := startBridge(t, e.addr, nil)
 	clients := []*websocket.Conn{mustDial(t, b), mustDial(t, b)}
-	waitFor(t, "sessions", func() bool { return len(b.Snapshot().Sessions) == 2 })
+	testutil.WaitFor(t, "sessions", func() bool { return len(b.Snapshot().Sessions) == 2 })
 	stopped := make(chan error)
 	go func() { stopped <- b.Stop() }()
 	for _, c := range clients {
@@ -377,7 +378,7 @@ func TestShutdownForcesStuckSessions(t *testing.T) {
 	b := startBridge(t, e.addr, func(o *Options) { o.ShutdownGrace = 300 * time.Millisecond })
 	c := mustDial(t, b) // this client never reads, so it never answers the close
 	_ = c
-	waitFor(t, "session", func() bool { return len(b.Snapshot().Sessions) == 1 })
+	testutil.WaitFor(t, "session", func() bool { return len(b.Snapshot().Sessions) == 1 })
 	if err := b.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +423,7 @@ func TestDisconnectByOperator(t *testing.T) {
 	e := startEngine(t, echo)
 	b := startBridge(t, e.addr, nil)
 	c := mustDial(t, b)
-	waitFor(t, "session", func() bool { return len(b.Snapshot().Sessions) == 1 })
+	testutil.WaitFor(t, "session", func() bool { return len(b.Snapshot().Sessions) == 1 })
 	if err := b.Disconnect(b.Snapshot().Sessions[0].ID); err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +473,7 @@ func TestPingsKeepAnsweringClientAlive(t *testing.T) {
 		readerDone <- err
 	}()
 	// Several pong timeouts pass while the client answers pings.
-	waitFor(t, "pings", func() bool { return pings.Load() >= 35 })
+	testutil.WaitFor(t, "pings", func() bool { return pings.Load() >= 35 })
 	if n := len(b.Snapshot().Sessions); n != 1 {
 		t.Fatalf("session dropped although the client answered pings (%d open)", n)
 	}
@@ -536,7 +537,7 @@ func TestBackpressureToEngine(t *testing.T) {
 func waitStalled(t *testing.T, who string, count *atomic.Int64) int64 {
 	t.Helper()
 	var last int64 = -1
-	waitFor(t, who+" to stall", func() bool {
+	testutil.WaitFor(t, who+" to stall", func() bool {
 		time.Sleep(200 * time.Millisecond)
 		now := count.Load()
 		stalled := now == last && now > 0
@@ -614,14 +615,14 @@ func TestConcurrentSessions(t *testing.T) {
 		}()
 	}
 	opened.Wait()
-	waitFor(t, "200 sessions open at once", func() bool { return len(b.Snapshot().Sessions) == sessions || len(errs) > 0 })
+	testutil.WaitFor(t, "200 sessions open at once", func() bool { return len(b.Snapshot().Sessions) == sessions || len(errs) > 0 })
 	close(release)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
 	}
-	waitFor(t, "all sessions closed", func() bool { return len(b.Snapshot().Sessions) == 0 })
+	testutil.WaitFor(t, "all sessions closed", func() bool { return len(b.Snapshot().Sessions) == 0 })
 	if tot := b.Snapshot().Totals; tot.Sessions != sessions || tot.MessagesToEngine != sessions*messages {
 		t.Fatalf("totals %+v", tot)
 	}
@@ -661,7 +662,7 @@ func TestEventsAndSnapshot(t *testing.T) {
 	}
 	// The browser may read the last echo an instant before the counters move.
 	var s SessionInfo
-	waitFor(t, "counters", func() bool {
+	testutil.WaitFor(t, "counters", func() bool {
 		snap := b.Snapshot()
 		if len(snap.Sessions) != 1 {
 			t.Fatalf("snapshot has %d sessions", len(snap.Sessions))

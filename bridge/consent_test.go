@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"orionbridge/internal/testutil"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,7 +133,7 @@ func TestOnePromptPerOrigin(t *testing.T) {
 			statuses <- s
 		}()
 	}
-	waitFor(t, "the prompt", func() bool { return c.asked.Load() == 1 })
+	testutil.WaitFor(t, "the prompt", func() bool { return c.asked.Load() == 1 })
 	time.Sleep(50 * time.Millisecond) // let the other requests queue behind it
 	close(c.release)
 	for range n {
@@ -225,7 +226,7 @@ func TestStopEndsOpenPrompt(t *testing.T) {
 		s, _ := dialStatus(t, b, shopOrigin)
 		status <- s
 	}()
-	waitFor(t, "the prompt", func() bool { return c.asked.Load() == 1 })
+	testutil.WaitFor(t, "the prompt", func() bool { return c.asked.Load() == 1 })
 	if err := b.Stop(); err != nil {
 		t.Fatal(err)
 	}

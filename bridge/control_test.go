@@ -3,6 +3,7 @@ package bridge
 import (
 	"encoding/json"
 	"net/http"
+	"orionbridge/internal/testutil"
 	"testing"
 )
 
@@ -12,7 +13,7 @@ func TestPauseAndResume(t *testing.T) {
 	e := startEngine(t, echo)
 	b := startBridge(t, e.addr, nil)
 	c := mustDial(t, b)
-	waitFor(t, "the session", func() bool { return len(b.Snapshot().Sessions) == 1 })
+	testutil.WaitFor(t, "the session", func() bool { return len(b.Snapshot().Sessions) == 1 })
 	if err := b.Pause(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"orionbridge/internal/testutil"
 	"regexp"
 	"strconv"
 	"strings"
@@ -123,7 +124,7 @@ func TestHealthDialsEngineOncePerWindow(t *testing.T) {
 			t.Fatalf("engine reported unreachable: %+v", h.Routes[0])
 		}
 	}
-	waitFor(t, "the engine to see the probe", func() bool { return accepts.Load() >= 1 })
+	testutil.WaitFor(t, "the engine to see the probe", func() bool { return accepts.Load() >= 1 })
 	if n := accepts.Load(); n != 1 {
 		t.Fatalf("%d /health requests within one cache window dialed the engine %d times, want 1", concurrent+sequential, n)
 	}
@@ -132,13 +133,13 @@ func TestHealthDialsEngineOncePerWindow(t *testing.T) {
 	for range 10 {
 		getHealth(t, client, b)
 	}
-	waitFor(t, "a new dial after the window", func() bool { return accepts.Load() >= 2 })
+	testutil.WaitFor(t, "a new dial after the window", func() bool { return accepts.Load() >= 2 })
 	if n := accepts.Load(); n != 2 {
 		t.Fatalf("second window: %d dials in all, want 2", n)
 	}
 
 	e.close()
-	waitFor(t, "/health to report the stopped engine unreachable", func() bool {
+	testutil.WaitFor(t, "/health to report the stopped engine unreachable", func() bool {
 		clock.advance(reachTTL)
 		return !getHealth(t, client, b).Routes[0].Reachable
 	})
@@ -329,7 +330,7 @@ func TestRefusalSummaryAtWindowEnd(t *testing.T) {
 		return full, repeats
 	}
 	refuse(200)
-	waitFor(t, "the summary at the end of the window", func() bool {
+	testutil.WaitFor(t, "the summary at the end of the window", func() bool {
 		b.refusals.mu.Lock()
 		open := len(b.refusals.kinds)
 		b.refusals.mu.Unlock()
@@ -338,7 +339,7 @@ func TestRefusalSummaryAtWindowEnd(t *testing.T) {
 	})
 	full, _ := counts()
 	refuse(1)
-	waitFor(t, "a refusal after the window to be logged in full", func() bool { f, _ := counts(); return f == full+1 })
+	testutil.WaitFor(t, "a refusal after the window to be logged in full", func() bool { f, _ := counts(); return f == full+1 })
 }
 
 // TLS handshake failures (here: a client that does not trust the
@@ -359,7 +360,7 @@ func TestTLSHandshakeFailuresAreSummarised(t *testing.T) {
 	}
 	// The client is done before the server has read its alert; Stop would
 	// cut a handshake that is still pending.
-	waitFor(t, "the server to finish every handshake", func() bool { n, _ := b.pending.counts(); return n == 0 })
+	testutil.WaitFor(t, "the server to finish every handshake", func() bool { n, _ := b.pending.counts(); return n == 0 })
 	if err := b.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +474,7 @@ func TestPendingConnectionFloodLeavesRoomForRealClients(t *testing.T) {
 		}
 	}
 	total := silent + slow
-	waitFor(t, fmt.Sprintf("the bridge to close all but %d of %d pending connections", limit, total), func() bool {
+	testutil.WaitFor(t, fmt.Sprintf("the bridge to close all but %d of %d pending connections", limit, total), func() bool {
 		return closed.Load() >= int64(total-limit)
 	})
 

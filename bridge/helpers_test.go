@@ -246,19 +246,6 @@ func readClose(t testing.TB, c *websocket.Conn) (code int, reason string, data [
 	}
 }
 
-// waitFor polls cond until it holds; the bound only keeps a broken test
-// from hanging, it asserts no timing.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // lockedHandler logs text records into buf; tests read buf under mu.
 func lockedHandler(mu *sync.Mutex, buf *bytes.Buffer) slog.Handler {
 	return slog.NewTextHandler(lockedWriter{mu, buf}, &slog.HandlerOptions{Level: slog.LevelDebug})

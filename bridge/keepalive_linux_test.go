@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"net"
+	"orionbridge/internal/testutil"
 	"os"
 	"syscall"
 	"testing"
@@ -38,7 +39,7 @@ func TestEngineKeepAliveFitsTarget(t *testing.T) {
 			b := startBridge(t, ln.Addr().String(), nil)
 			c := mustDial(t, b)
 			var engine net.Conn
-			waitFor(t, "the session to open", func() bool {
+			testutil.WaitFor(t, "the session to open", func() bool {
 				b.mu.Lock()
 				defer b.mu.Unlock()
 				for _, s := range b.sessions {

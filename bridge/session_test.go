@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"orionbridge/internal/testutil"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,7 +106,7 @@ func TestEngineThatStopsReadingReleasesSessions(t *testing.T) {
 				c.Close()
 			}
 			wg.Wait()
-			waitFor(t, "no sessions in /health", func() bool { return healthSessions(t, b) == 0 })
+			testutil.WaitFor(t, "no sessions in /health", func() bool { return healthSessions(t, b) == 0 })
 			c := mustDial(t, b) // not 503
 			c.Close()
 		})

@@ -91,19 +91,6 @@ func run(t *testing.T, s *Source) {
 	})
 }
 
-// waitFor polls cond until it holds, failing after a generous bound: the
-// assertion is on the outcome, not on how fast it came.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func readCert(t *testing.T, path string) *x509.Certificate {
 	t.Helper()
 	data, err := os.ReadFile(path)

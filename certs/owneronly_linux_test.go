@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"orionbridge/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,22 +12,11 @@ import (
 // "planted". Chown needs root; CI runs as root, so nothing skips there.
 const nobodyUID = 65534
 
-func requireRoot(t *testing.T, why string) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("this test must run as root in CI: %s", why)
-	}
-	t.Skipf("needs root: %s (CI runs it as root)", why)
-}
-
 // TestPlantedOrExposedKeyIsRefused: a CA key or certificate folder that
 // someone else wrote, or can read or write, is refused with an error naming
 // the path and the fix, and never used (issue 12, finding 1).
 func TestPlantedOrExposedKeyIsRefused(t *testing.T) {
-	requireRoot(t, "it chowns files to another user")
+	testutil.RequireRoot(t, "it chowns files to another user")
 	tests := []struct {
 		name  string
 		spoil func(t *testing.T, dir string) // after a first OpenLocal

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"orionbridge/internal/testutil"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -292,7 +293,7 @@ func TestRenewalSwapsLiveListener(t *testing.T) {
 
 	clock.Add(300 * 24 * time.Hour) // less than a third of 397 days left
 	run(t, s)
-	waitFor(t, "the hourly check to renew the leaf", func() bool { return s.Status().LeafSerial != oldSerial })
+	testutil.WaitFor(t, "the hourly check to renew the leaf", func() bool { return s.Status().LeafSerial != oldSerial })
 
 	echo(t, before, "still open")
 	if peerSerial(before) != oldSerial {
@@ -331,7 +332,7 @@ func TestForcedRenewalFromAnotherSource(t *testing.T) {
 	if renewed == old {
 		t.Fatal("RenewLeaf kept the serial")
 	}
-	waitFor(t, "the running source to pick up the renewed files", func() bool { return servedSerial(t, bridge) == renewed })
+	testutil.WaitFor(t, "the running source to pick up the renewed files", func() bool { return servedSerial(t, bridge) == renewed })
 	if got := peerSerial(dial(t, addr, roots, clock)); got != renewed {
 		t.Fatalf("handshake after pick-up saw %s, want %s", got, renewed)
 	}
@@ -346,7 +347,7 @@ func TestUnusableLeafFilesAreReplaced(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, leafCertName), []byte("garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a new leaf to replace the broken file", func() bool {
+	testutil.WaitFor(t, "a new leaf to replace the broken file", func() bool {
 		c, err := loadPair(filepath.Join(dir, leafCertName), filepath.Join(dir, leafKeyName))
 		return err == nil && serialHex(c.Leaf) != old && servedSerial(t, s) == serialHex(c.Leaf)
 	})
@@ -361,7 +362,7 @@ func TestCARenewal(t *testing.T) {
 
 	clock.Add(9*365*24*time.Hour + 60*24*time.Hour) // under a year left
 	run(t, s)
-	waitFor(t, "the CA to be renewed", func() bool { return s.Status().CAFingerprint != oldFP })
+	testutil.WaitFor(t, "the CA to be renewed", func() bool { return s.Status().CAFingerprint != oldFP })
 
 	st := s.Status()
 	newCA := readCert(t, filepath.Join(dir, caCertName))
@@ -372,7 +373,7 @@ func TestCARenewal(t *testing.T) {
 	if !readCert(t, retired).Equal(oldCA) {
 		t.Fatal("old CA not kept for uninstall")
 	}
-	waitFor(t, "a leaf from the new CA", func() bool {
+	testutil.WaitFor(t, "a leaf from the new CA", func() bool {
 		leaf := readCert(t, filepath.Join(dir, leafCertName))
 		c, _ := s.GetCertificate(nil)
 		return leaf.CheckSignatureFrom(newCA) == nil && c.Leaf.Equal(leaf)
@@ -461,7 +462,7 @@ func TestExternalPair(t *testing.T) {
 
 	// The owner replaces the files with a certificate 20 days from expiry.
 	second := writePair(t, ca, dir, clock.Now().Add(-(397-20)*24*time.Hour))
-	waitFor(t, "the external pair to be reloaded", func() bool { return servedSerial(t, s) == second })
+	testutil.WaitFor(t, "the external pair to be reloaded", func() bool { return servedSerial(t, s) == second })
 	if got := peerSerial(dial(t, addr, roots, clock)); got != second {
 		t.Fatalf("served %s after reload, want %s", got, second)
 	}
@@ -469,7 +470,7 @@ func TestExternalPair(t *testing.T) {
 	if !containsAny(st.Warnings, "expires on") || !containsAny(st.Warnings, "cert_file") {
 		t.Fatalf("no expiry warning within 30 days: %q", st.Warnings)
 	}
-	waitFor(t, "the expiry warning in the log", func() bool { return strings.Contains(logs.String(), "expires on") })
+	testutil.WaitFor(t, "the expiry warning in the log", func() bool { return strings.Contains(logs.String(), "expires on") })
 	if err := s.RenewLeaf(); err == nil || !strings.Contains(err.Error(), "externally managed") {
 		t.Fatalf("RenewLeaf on an external pair: %v", err)
 	}
@@ -478,7 +479,7 @@ func TestExternalPair(t *testing.T) {
 	if err := os.WriteFile(certFile, []byte("not a certificate"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the unusable files to be reported", func() bool { return strings.Contains(logs.String(), "cannot be used") })
+	testutil.WaitFor(t, "the unusable files to be reported", func() bool { return strings.Contains(logs.String(), "cannot be used") })
 	if servedSerial(t, s) != second {
 		t.Fatal("broken files replaced the served certificate")
 	}

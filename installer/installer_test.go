@@ -21,6 +21,7 @@ import (
 	"debug/pe"
 	"fmt"
 	"io/fs"
+	"orionbridge/cli"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,8 +31,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"orionbridge/app"
 )
 
 const (
@@ -95,7 +94,7 @@ func version(t *testing.T, root string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := app.ParseMetadata(data)
+	meta, err := cli.ParseMetadata(data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"orionbridge/app"
+	"orionbridge/autostart"
 	"orionbridge/certs"
 )
 
@@ -183,10 +184,10 @@ func trustSummary(results []certs.StoreResult) string {
 func (t *trayApp) toggleStartAtLogin() {
 	want := !t.model().Status.AtLogin
 	t.spawn(func() {
-		if err := app.SetAutostart(want); err != nil {
+		if err := autostart.Set(want); err != nil {
 			t.ui(func() { dialog.ShowError(fmt.Errorf("start at login: %w", err), t.dashboard().window) })
 		}
-		on, _ := app.AutostartEnabled()
+		on, _ := autostart.Enabled()
 		t.mu.Lock()
 		t.status.AtLogin = on
 		t.mu.Unlock()

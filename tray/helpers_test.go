@@ -17,6 +17,7 @@ import (
 	"orionbridge/app"
 	"orionbridge/bridge"
 	"orionbridge/certs"
+	"orionbridge/config"
 )
 
 // Every test must leave no goroutine of ours behind: pollers, the event
@@ -203,11 +204,11 @@ func menuItem(t *testing.T, m *fyne.Menu, label string) *fyne.MenuItem {
 type fakeController struct {
 	mu      sync.Mutex
 	snap    bridge.Snapshot
-	cfg     app.Config
+	cfg     config.Config
 	subs    []chan bridge.Event
-	applied []app.Config
+	applied []config.Config
 	consent bridge.Consent
-	applyFn func(app.Config) error
+	applyFn func(config.Config) error
 	managed []string // keys the machine-wide config sets
 	mode    string   // Info().Mode; "tray" when empty
 	stops   int
@@ -216,7 +217,7 @@ type fakeController struct {
 var _ app.Controller = (*fakeController)(nil)
 
 func newFakeController() *fakeController {
-	cfg := app.DefaultConfig()
+	cfg := config.Default()
 	return &fakeController{cfg: cfg, snap: bridge.Snapshot{Running: true, Endpoint: "wss://localhost:21443", Routes: []bridge.Route{{Path: "/ws"}}}}
 }
 
@@ -257,13 +258,13 @@ func (f *fakeController) Stop() error {
 func (f *fakeController) Disconnect(id string) error {
 	return errors.New("disconnect " + id + ": no such session")
 }
-func (f *fakeController) Config() app.Config {
+func (f *fakeController) Config() config.Config {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.cfg
 }
 func (f *fakeController) ConfigPath() string { return "/tmp/orionbridge-test/config.toml" }
-func (f *fakeController) ApplyConfig(cfg app.Config) error {
+func (f *fakeController) ApplyConfig(cfg config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

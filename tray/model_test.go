@@ -15,6 +15,7 @@ import (
 	"orionbridge/app"
 	"orionbridge/bridge"
 	"orionbridge/certs"
+	"orionbridge/config"
 )
 
 func TestFormatDuration(t *testing.T) {
@@ -455,7 +456,7 @@ func TestAlertWatcherExternalCertificate(t *testing.T) {
 }
 
 func TestSettingsFormRoundTrip(t *testing.T) {
-	cfg := app.DefaultConfig()
+	cfg := config.Default()
 	f := settingsFromConfig(cfg)
 	want := settingsForm{Port: "21443", MaxClients: "100", MaxMessageBytes: "16 MiB", PingInterval: "30s", PongTimeout: "1m",
 		Routes: []routeFields{{Path: "/ws", Target: "127.0.0.1:21400", Framing: "raw"}}}
@@ -477,7 +478,7 @@ func equalForms(a, b settingsForm) bool {
 }
 
 func TestSettingsFormApply(t *testing.T) {
-	base := app.DefaultConfig()
+	base := config.Default()
 	base.Token = "secret"
 	base.AllowedOrigins = []string{"https://editor.example.com"}
 	edit := func(change func(*settingsForm)) settingsForm {
@@ -487,28 +488,28 @@ func TestSettingsFormApply(t *testing.T) {
 	}
 	for name, c := range map[string]struct {
 		form  settingsForm
-		check func(app.Config) bool
+		check func(config.Config) bool
 		errs  fieldErrors
 	}{
 		"new port and limits": {
 			form: edit(func(f *settingsForm) {
 				f.Port, f.MaxClients, f.MaxMessageBytes, f.PingInterval, f.PongTimeout = " 21500 ", "5", "512 KiB", "10s", "25s"
 			}),
-			check: func(c app.Config) bool {
+			check: func(c config.Config) bool {
 				return c.Port == 21500 && c.MaxClients == 5 && c.MaxMessageBytes == 512<<10 && c.PingInterval == 10*time.Second &&
 					c.PongTimeout == 25*time.Second && c.Token == "secret" && c.AllowedOrigins[0] == "https://editor.example.com"
 			},
 		},
 		"route target and framing": {
 			form: edit(func(f *settingsForm) { f.Routes[0].Target, f.Routes[0].Framing = "localhost:9000", "lines" }),
-			check: func(c app.Config) bool {
+			check: func(c config.Config) bool {
 				r := c.Routes[0]
 				return r.Path == "/ws" && r.Target == "localhost:9000" && r.Framing == "lines"
 			},
 		},
 		"bytes without a unit": {
 			form:  edit(func(f *settingsForm) { f.MaxMessageBytes = "1000" }),
-			check: func(c app.Config) bool { return c.MaxMessageBytes == 1000 },
+			check: func(c config.Config) bool { return c.MaxMessageBytes == 1000 },
 		},
 		"every parse error at once": {
 			form: edit(func(f *settingsForm) { f.Port, f.MaxClients, f.PingInterval = "abc", "", "30" }),
@@ -572,9 +573,9 @@ func TestConfigFieldError(t *testing.T) {
 		err  error
 		want fieldErrors
 	}{
-		"a form field":         {&app.ConfigError{Key: "max_clients", Problem: "expected an integer >= 1, got 0"}, fieldErrors{"max_clients": "expected an integer >= 1, got 0"}},
-		"a route":              {&app.ConfigError{Key: "routes[2].framing", Problem: "p"}, fieldErrors{"routes[2].framing": "p"}},
-		"a key the form lacks": {&app.ConfigError{Key: "allowed_origins[0]", Problem: "p"}, fieldErrors{"": `config: key "allowed_origins[0]": p`}},
+		"a form field":         {&config.Error{Key: "max_clients", Problem: "expected an integer >= 1, got 0"}, fieldErrors{"max_clients": "expected an integer >= 1, got 0"}},
+		"a route":              {&config.Error{Key: "routes[2].framing", Problem: "p"}, fieldErrors{"routes[2].framing": "p"}},
+		"a key the form lacks": {&config.Error{Key: "allowed_origins[0]", Problem: "p"}, fieldErrors{"": `config: key "allowed_origins[0]": p`}},
 		"not a config error":   {errors.New("save config /x: permission denied"), fieldErrors{"": "save config /x: permission denied"}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -610,7 +611,7 @@ func TestFormatSettingValues(t *testing.T) {
 }
 
 func TestAllowOrigin(t *testing.T) {
-	base := app.DefaultConfig()
+	base := config.Default()
 	base.AllowedOrigins = []string{"https://editor.example.com"}
 	base.DeniedOrigins = []string{"https://shop.example.com", "https://spam.example"}
 	for name, c := range map[string]struct {

@@ -4,8 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -18,72 +16,14 @@ import (
 	"github.com/gorilla/websocket"
 
 	"orionbridge/app"
+	"orionbridge/app/apptest"
+	"orionbridge/config"
 )
 
 const editorOrigin = "https://editor.example.com"
 
 // The tests below drive the real in-process bridge.
 var _ app.Controller = (*app.Instance)(nil)
-
-// echoEngine is a stand-in report engine that echoes every byte, closed
-// when the test ends.
-func echoEngine(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-	})
-	return ln.Addr().String()
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startInstance builds and starts a real bridge on a free port, relaying to
-// an echo engine, and stops it when the test ends.
-func startInstance(t *testing.T) *app.Instance {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := app.DefaultConfig()
-	cfg.Port, cfg.FallbackPorts, cfg.DataDir = freePort(t), nil, dir
-	cfg.AllowedOrigins = []string{editorOrigin}
-	cfg.Routes = []app.Route{{Path: "/ws", Target: echoEngine(t), Framing: "raw"}}
-	in, err := app.NewInstance("test", cfg, slog.DiscardHandler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.SetConfigPath(filepath.Join(dir, "config.toml")) // never the user's own
-	if err := in.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = in.Stop() })
-	return in
-}
 
 // dial opens a session as a page on origin would, trusting the bridge's CA.
 func dial(t *testing.T, in *app.Instance, origin string) *websocket.Conn {
@@ -134,11 +74,11 @@ func closeCode(t *testing.T, c *websocket.Conn) (int, string) {
 // attaches to a bridge running as a service. in is the bridge itself.
 func forEachController(t *testing.T, run func(t *testing.T, in *app.Instance, ctrl app.Controller)) {
 	t.Run("in-process", func(t *testing.T) {
-		in := startInstance(t)
+		in := apptest.StartInstance(t, func(c *config.Config) { c.AllowedOrigins = []string{editorOrigin} })
 		run(t, in, in)
 	})
 	t.Run("remote", func(t *testing.T) {
-		in := startInstance(t)
+		in := apptest.StartInstance(t, func(c *config.Config) { c.AllowedOrigins = []string{editorOrigin} })
 		r, err := app.Attach(in.Config(), in.Bridge.Port())
 		if err != nil {
 			t.Fatal(err)
@@ -217,7 +157,7 @@ func isTimeout(err error) bool {
 }
 
 func TestTrayStopAndStartBridge(t *testing.T) {
-	in := startInstance(t)
+	in := apptest.StartInstance(t, func(c *config.Config) { c.AllowedOrigins = []string{editorOrigin} })
 	h := newHarness(t, in)
 	tray := h.desk.(*fakeTray)
 	c := dial(t, in, editorOrigin)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"orionbridge/app"
+	"orionbridge/config"
 )
 
 // framings are the choices for a route's framing, as the config file spells
@@ -38,7 +38,7 @@ type routeFields struct {
 type fieldErrors map[string]string
 
 // settingsFromConfig fills the form from the configuration in force.
-func settingsFromConfig(c app.Config) settingsForm {
+func settingsFromConfig(c config.Config) settingsForm {
 	f := settingsForm{
 		Port:            strconv.Itoa(c.Port),
 		MaxClients:      strconv.Itoa(c.MaxClients),
@@ -60,7 +60,7 @@ func settingsFromConfig(c app.Config) settingsForm {
 // not show (the token, the origins, the fallback ports), and validates the
 // result with the same rules as the config file. It returns every parse
 // error, or else Validate's error, keyed by field.
-func (f settingsForm) apply(base app.Config) (app.Config, fieldErrors) {
+func (f settingsForm) apply(base config.Config) (config.Config, fieldErrors) {
 	c := base
 	c.Routes = slices.Clone(base.Routes)
 	errs := fieldErrors{}
@@ -104,7 +104,7 @@ func configFieldError(err error) fieldErrors {
 	if err == nil {
 		return nil
 	}
-	ce, ok := errors.AsType[*app.ConfigError](err)
+	ce, ok := errors.AsType[*config.Error](err)
 	if !ok {
 		return fieldErrors{"": err.Error()}
 	}

@@ -3,14 +3,13 @@ package tray
 import (
 	"fmt"
 	"maps"
+	"orionbridge/config"
 	"slices"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-
-	"orionbridge/app"
 )
 
 // settingsWidth keeps the form readable on a wide window: host:port and
@@ -69,7 +68,7 @@ func errorLabel() *widget.Label {
 
 // load fills the form from cfg and clears the errors. Fields for the keys
 // in managed are read-only: IT sets them in the machine-wide config.
-func (s *settingsTab) load(cfg app.Config, managed map[string]bool) {
+func (s *settingsTab) load(cfg config.Config, managed map[string]bool) {
 	f := settingsFromConfig(cfg)
 	s.routes = s.routes[:0]
 	s.managed = managed

@@ -5,13 +5,13 @@ import (
 	"slices"
 	"strings"
 
-	"orionbridge/app"
 	"orionbridge/bridge"
+	"orionbridge/config"
 )
 
 // allowOrigin returns c with input added to allowed_origins in canonical
 // form, and taken off denied_origins: the operator changed their mind.
-func allowOrigin(c app.Config, input string) (app.Config, error) {
+func allowOrigin(c config.Config, input string) (config.Config, error) {
 	input = strings.TrimSpace(input)
 	if input == "" {
 		return c, fmt.Errorf(`type a site like "https://editor.example.com"`)

@@ -12,8 +12,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"orionbridge/app"
 	"orionbridge/bridge"
+	"orionbridge/config"
 )
 
 // sitesTab edits allowed_origins and denied_origins, and lists the consent
@@ -45,13 +45,13 @@ type sitesTab struct {
 func newSitesTab(t *trayApp, _ *dashboard) *sitesTab {
 	s := &sitesTab{t: t}
 	s.allowedList = originList(&s.allowed, func() bool { return s.managed["allowed_origins"] }, func(origin string) {
-		s.save("Removed "+origin, func(c *app.Config) error {
+		s.save("Removed "+origin, func(c *config.Config) error {
 			c.AllowedOrigins = without(c.AllowedOrigins, origin)
 			return nil
 		})
 	})
 	s.deniedList = originList(&s.denied, func() bool { return s.managed["denied_origins"] }, func(origin string) {
-		s.save(origin+" may ask again", func(c *app.Config) error {
+		s.save(origin+" may ask again", func(c *config.Config) error {
 			c.DeniedOrigins = without(c.DeniedOrigins, origin)
 			return nil
 		})
@@ -95,7 +95,7 @@ func newSitesTab(t *trayApp, _ *dashboard) *sitesTab {
 			return // set from the config, not by the operator
 		}
 		s.askShown = on
-		s.save("Saved", func(c *app.Config) error {
+		s.save("Saved", func(c *config.Config) error {
 			c.AskUnknownOrigins = on
 			return nil
 		})
@@ -204,7 +204,7 @@ func (s *sitesTab) addOrigin() {
 	}
 	input := s.input.Text
 	s.showInputError(nil)
-	s.save("Allowed", func(c *app.Config) error {
+	s.save("Allowed", func(c *config.Config) error {
 		next, err := allowOrigin(*c, input)
 		*c = next
 		return err
@@ -223,7 +223,7 @@ func (s *sitesTab) showInputError(err error) {
 
 // save changes the configuration in force with edit and applies it through
 // the controller, which writes the config file.
-func (s *sitesTab) save(done string, edit func(*app.Config) error) {
+func (s *sitesTab) save(done string, edit func(*config.Config) error) {
 	s.note.Importance = widget.MediumImportance
 	s.note.SetText("Saving…")
 	s.t.spawn(func() {

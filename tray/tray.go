@@ -24,7 +24,9 @@ import (
 	"fyne.io/systray"
 
 	"orionbridge/app"
+	"orionbridge/autostart"
 	"orionbridge/bridge"
+	"orionbridge/config"
 )
 
 // appID is the app's identity for Fyne's preferences and notifications; it
@@ -128,7 +130,7 @@ type trayApp struct {
 	mu     sync.Mutex // guards the state below, written by the pollers
 	status trayStatus
 	snap   bridge.Snapshot
-	cfg    app.Config
+	cfg    config.Config
 	info   app.Info
 	cert   *app.CertificateReport // nil until the first check
 	busy   bool                   // a Start or Stop is under way
@@ -163,7 +165,7 @@ func newTrayApp(ctrl app.Controller, a fyne.App, doUI func(func()), version stri
 	t.snap, t.cfg, t.info = ctrl.Snapshot(), ctrl.Config(), ctrl.Info()
 	t.status = t.status.withSnapshot(t.snap)
 	t.status.Service = t.info.Mode == modeHeadless
-	t.status.AtLogin, _ = app.AutostartEnabled()
+	t.status.AtLogin, _ = autostart.Enabled()
 	return t
 }
 
@@ -298,7 +300,7 @@ func (t *trayApp) refreshCertificate() {
 type model struct {
 	Status  trayStatus
 	Snap    bridge.Snapshot
-	Config  app.Config
+	Config  config.Config
 	Managed map[string]bool // top-level config keys IT sets: read-only here
 	Info    app.Info
 	Cert    *app.CertificateReport

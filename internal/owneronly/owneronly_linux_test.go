@@ -3,6 +3,7 @@ package owneronly
 import (
 	"errors"
 	"io/fs"
+	"orionbridge/internal/testutil"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,17 +14,6 @@ import (
 // otherUID stands for another local user (nobody). Chown needs root; CI
 // runs as root, so nothing skips there.
 const otherUID = 65534
-
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test must run as root in CI: it chowns files to another user")
-	}
-	t.Skip("needs root: it chowns files to another user (CI runs it as root)")
-}
 
 func must(t *testing.T, err error) {
 	t.Helper()
@@ -55,7 +45,7 @@ func wantError(t *testing.T, err error, kind Kind, parts ...string) {
 }
 
 func TestCheckDir(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t, "it chowns files to another user")
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, base string) string // returns the dir to check
@@ -146,7 +136,7 @@ func TestCheckDir(t *testing.T) {
 }
 
 func TestCheckFileAndReadSecret(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t, "it chowns files to another user")
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, path string)
@@ -202,7 +192,7 @@ func TestCheckFileAndReadSecret(t *testing.T) {
 }
 
 func TestMkdirAll(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t, "it chowns files to another user")
 	base := t.TempDir()
 	old := syscall.Umask(0o002) // a umask that would leave group write
 	defer syscall.Umask(old)

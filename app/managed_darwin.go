@@ -1,6 +1,0 @@
-package app
-
-// defaultManagedConfigPath is the machine-wide config IT deploys.
-func defaultManagedConfigPath() string {
-	return "/Library/Application Support/OrionBridge/config.toml"
-}

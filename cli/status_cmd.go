@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"orionbridge/app"
+	"orionbridge/bridge"
+	"orionbridge/config"
+)
+
+// statusReport is what `orionbridge status --json` prints.
+type statusReport struct {
+	Running     bool                   `json:"running"`
+	Endpoint    string                 `json:"endpoint,omitempty"`
+	Mode        string                 `json:"mode,omitempty"`
+	PID         int                    `json:"pid,omitempty"`
+	Version     string                 `json:"version,omitempty"`
+	Uptime      string                 `json:"uptime,omitempty"`
+	Routes      []bridge.RouteHealth   `json:"routes,omitempty"`
+	Certificate *app.CertificateHealth `json:"certificate,omitempty"`
+	Sessions    []bridge.SessionInfo   `json:"sessions"`
+	Problem     string                 `json:"problem,omitempty"`
+}
+
+func statusCommand(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("status", stderr)
+	configPath := fs.String("config", "", "configuration `file`")
+	asJSON := fs.Bool("json", false, "print machine-readable JSON")
+	pos, status, ok := parseFlags(fs, args)
+	if !ok {
+		return status
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "orionbridge status: unexpected argument %q\n", pos[0])
+		return exitUsage
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	rep := collectStatus(cfg)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	} else {
+		writeStatus(stdout, rep)
+	}
+	if !rep.Running {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// collectStatus asks the bridge on cfg's ports through the control API.
+func collectStatus(cfg config.Config) statusReport {
+	var rep statusReport
+	var lastErr error
+	for _, port := range append([]int{cfg.Port}, cfg.FallbackPorts...) {
+		r, err := app.Attach(cfg, port)
+		if err != nil {
+			if lastErr == nil {
+				lastErr = err
+			}
+			continue
+		}
+		defer r.Close()
+		info, snap, health := r.Info(), r.Snapshot(), r.Health()
+		rep = statusReport{
+			Running: snap.Running, Endpoint: snap.Endpoint, Mode: info.Mode, PID: info.PID, Version: info.Version,
+			Uptime: time.Since(info.Started).Round(time.Second).String(), Routes: health.Routes, Sessions: snap.Sessions,
+		}
+		if b, err := json.Marshal(health.Certificate); err == nil {
+			var c app.CertificateHealth
+			if json.Unmarshal(b, &c) == nil {
+				rep.Certificate = &c
+			}
+		}
+		if !snap.Running {
+			rep.Problem = "the bridge is stopped: start it from the tray"
+		}
+		return rep
+	}
+	rep.Problem = "not running"
+	if lastErr != nil {
+		rep.Problem += ": " + lastErr.Error()
+	}
+	return rep
+}
+
+func writeStatus(w io.Writer, rep statusReport) {
+	if rep.PID == 0 {
+		fmt.Fprintf(w, "Orion Bridge is %s\n", rep.Problem)
+		return
+	}
+	state := "running"
+	if !rep.Running {
+		state = "stopped"
+	}
+	mode := map[string]string{"tray": "tray app", "headless": "headless (run or service)"}[rep.Mode]
+	fmt.Fprintf(w, "Orion Bridge %s: %s, %s, pid %d, up %s\n", rep.Version, state, mode, rep.PID, rep.Uptime)
+	fmt.Fprintf(w, "Endpoint:     %s\n", rep.Endpoint)
+	for _, r := range rep.Routes {
+		engine := "reachable"
+		if !r.Reachable {
+			engine = "NOT reachable: start the report engine"
+		}
+		fmt.Fprintf(w, "Route:        %s -> %s (%s), engine %s\n", r.Path, r.Target, r.Framing, engine)
+	}
+	if c := rep.Certificate; c != nil {
+		trust := "trusted by this machine's browsers"
+		if !c.Trusted {
+			trust = "NOT trusted: run `orionbridge certs install`"
+		}
+		fmt.Fprintf(w, "Certificate:  %s, valid until %s\n", trust, c.NotAfter.Format(time.DateOnly))
+	}
+	fmt.Fprintf(w, "Sessions:     %d\n", len(rep.Sessions))
+	if len(rep.Sessions) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  ID\tORIGIN\tROUTE\tTO ENGINE\tTO BROWSER\tDURATION")
+		for _, s := range rep.Sessions {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d B\t%d B\t%s\n", s.ID, s.Origin, s.Route, s.BytesToEngine, s.BytesToBrowser, s.Duration.Round(time.Second))
+		}
+		tw.Flush()
+	}
+	if rep.Problem != "" {
+		fmt.Fprintln(w, strings.ToUpper(rep.Problem[:1])+rep.Problem[1:])
+	}
+}
