@@ -3,7 +3,7 @@
 package main
 
 // The headless build, orionbridge-headless: no tray package, so no Fyne, no
-// cgo, no GUI libraries. Services run this build (app/service.go,
+// cgo, no GUI libraries. Services run this build (cli/service.go,
 // serviceExecutable).
 
 import "orionbridge/app"

@@ -19,6 +19,10 @@
 // For reference it also measures a plain TCP relay (no TLS): the cost of
 // the extra hop alone. `orionbench engine`, `orionbench tls-relay` and
 // `orionbench tcp-relay` are the helper processes it starts itself.
+//
+// This file is long (its phases, one after the other, each a function
+// with its own report rows) because it reads best as the run's script:
+// the measurements themselves live in measure.go, client.go and procs.go.
 package main
 
 import (

@@ -19,101 +19,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
-
-// Route maps a URL path to one fixed TCP target. Clients never choose the
-// target: the bridge is not an open proxy.
-type Route struct {
-	Path    string
-	Target  string // host:port
-	Framing Framing
-}
-
-// Options configure a Bridge. Zero values take the defaults noted.
-type Options struct {
-	Port          int   // 0 picks a free port (tests); the app passes 21443
-	FallbackPorts []int // tried in order when Port is taken by another program
-	// Hosts are the loopback addresses to listen on. Default 127.0.0.1 and
-	// ::1; ::1 is skipped where the machine has no IPv6 loopback.
-	Hosts           []string
-	AllowedOrigins  []string
-	Token           string
-	MaxClients      int           // default 100
-	MaxMessageBytes int64         // default 16 MiB
-	PingInterval    time.Duration // default 30s
-	PongTimeout     time.Duration // default 60s
-	WriteTimeout    time.Duration // one frame write to the browser; default 30s
-	DialTimeout     time.Duration // dialing the engine; default 5s
-	ShutdownGrace   time.Duration // how long Stop waits for sessions; default 5s
-	// MaxPendingConns caps connections that are not yet a session (silent,
-	// in the TLS handshake, sending their request, or idle between
-	// requests); a new one beyond it closes the oldest (pending.go).
-	// Default 256.
-	MaxPendingConns int
-	Routes          []Route
-	// GetCertificate supplies the TLS certificate for every handshake, so a
-	// renewed certificate takes effect without a restart.
-	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
-	// AskUnknownOrigins asks Consent about an origin that is in neither
-	// AllowedOrigins nor DeniedOrigins, instead of refusing it.
-	AskUnknownOrigins bool
-	DeniedOrigins     []string
-	// OnConsent is told of AlwaysAllow and Deny answers, so the app can save
-	// them; it runs on the request's goroutine.
-	OnConsent func(origin string, answer ConsentAnswer)
-	// Control, when set, serves every path under /api/ (after the Host
-	// check; it does its own authentication).
-	Control http.Handler
-	// CertificateStatus, when set, is shown in /health as "certificate".
-	CertificateStatus func() any
-	Version           string
-	// LogHandler receives the bridge's log records (they are also published
-	// as events). Nil discards them.
-	LogHandler slog.Handler
-
-	// EngineState, when set, names the state of the engine the app runs for
-	// a route ("starting", "running", "restarting", "failed", "stopped"),
-	// or "" when it runs none. It is shown in /health as routes[].engine
-	// and in Snapshot.Engines.
-	EngineState func(routePath string) string
-}
-
-func (o *Options) setDefaults() {
-	if o.Hosts == nil {
-		o.Hosts = []string{"127.0.0.1", "::1"}
-	}
-	def := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	def(&o.PingInterval, 30*time.Second)
-	def(&o.PongTimeout, 60*time.Second)
-	def(&o.WriteTimeout, 30*time.Second)
-	def(&o.DialTimeout, 5*time.Second)
-	def(&o.ShutdownGrace, 5*time.Second)
-	if o.MaxClients <= 0 {
-		o.MaxClients = 100
-	}
-	if o.MaxMessageBytes <= 0 {
-		o.MaxMessageBytes = 16 << 20
-	}
-	if o.MaxPendingConns <= 0 {
-		o.MaxPendingConns = defaultMaxPendingConns
-	}
-	if o.LogHandler == nil {
-		o.LogHandler = slog.DiscardHandler
-	}
-	for i := range o.Routes {
-		if o.Routes[i].Framing == "" {
-			o.Routes[i].Framing = FramingRaw
-		}
-	}
-}
 
 // Bridge is the local WebSocket endpoint. It can be started and stopped
 // repeatedly; Subscribe and Snapshot work whether it runs or not.
@@ -143,7 +52,13 @@ type Bridge struct {
 	sessions  map[string]*Session
 	sessionWG sync.WaitGroup
 	serveWG   sync.WaitGroup
-	totals    Totals
+	// closing counts the closes started in the background (pause.go
+	// closeInBackgroundLocked); Stop waits for them.
+	closing sync.WaitGroup
+	// testHookClosing, when set, runs in each background close before it
+	// closes the session.
+	testHookClosing func()
+	totals          Totals
 }
 
 // Totals are counters since the bridge was created.
@@ -359,7 +274,7 @@ func (b *Bridge) listen() ([]net.Listener, int, error) {
 			}
 			return lns, bound, nil
 		}
-		if !errors.Is(err, syscall.EADDRINUSE) {
+		if !isAddrInUse(err) {
 			return nil, 0, err
 		}
 		// Another Orion Bridge must not push this one to a fallback port:
@@ -435,10 +350,6 @@ func listenAll(hosts []string, port int) ([]net.Listener, int, error) {
 	return lns, port, nil
 }
 
-func isNoSuchAddress(err error) bool {
-	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT)
-}
-
 // Stop closes every session with 1001 "bridge shutting down", waits up to
 // ShutdownGrace for them to end, and stops listening.
 func (b *Bridge) Stop() error {
@@ -453,15 +364,13 @@ func (b *Bridge) Stop() error {
 	for _, s := range b.sessions {
 		sessions = append(sessions, s)
 	}
+	b.closeInBackgroundLocked(sessions, websocket.CloseGoingAway, "bridge shutting down")
 	b.mu.Unlock()
 
 	grace := b.settings.Load().opts.ShutdownGrace
 	b.gate.cancelAll()
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	for _, s := range sessions {
-		go s.finish(websocket.CloseGoingAway, "bridge shutting down", true)
-	}
 	// Connections that are not yet a session hold no request: closing them
 	// spares Shutdown waiting out their handshake timeouts.
 	pending.closeAll()
@@ -477,6 +386,7 @@ func (b *Bridge) Stop() error {
 		}
 		<-done
 	}
+	b.waitForCloses()
 	b.serveWG.Wait()
 	b.refusals.flush() // no refusal count is lost at Stop
 	b.log.Info("bridge stopped")
@@ -512,77 +422,17 @@ func (b *Bridge) endpointLocked() string {
 	return "wss://localhost:" + strconv.Itoa(port)
 }
 
-// Snapshot is a consistent view of the bridge for UIs and the control API.
-type Snapshot struct {
-	Running  bool          `json:"running"`
-	Endpoint string        `json:"endpoint"`
-	Version  string        `json:"version"`
-	Started  time.Time     `json:"started"`
-	Routes   []Route       `json:"routes"`
-	Sessions []SessionInfo `json:"sessions"`
-	Totals   Totals        `json:"totals"`
-	// Engines is the state of each engine the app runs, by route path (see
-	// Options.EngineState); routes without one are absent.
-	Engines map[string]string `json:"engines,omitempty"`
-}
-
-// Snapshot lists the live sessions, oldest first, with their counters.
-func (b *Bridge) Snapshot() Snapshot {
-	engines := b.settings.Load().engineStates() // not under b.mu: it calls the app
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	snap := Snapshot{
-		Running:  b.running && !b.paused,
-		Endpoint: b.endpointLocked(),
-		Version:  b.settings.Load().opts.Version,
-		Routes:   slices.Clone(b.settings.Load().opts.Routes),
-		Totals:   b.totals,
-		Engines:  engines,
-	}
-	if b.running {
-		snap.Started = b.startedAt
-	}
-	now := time.Now()
-	for _, s := range b.sessions {
-		snap.Sessions = append(snap.Sessions, s.Info(now))
-		addLive(&snap.Totals, s)
-	}
-	slices.SortFunc(snap.Sessions, func(a, b SessionInfo) int {
-		if c := a.Started.Compare(b.Started); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return snap
-}
-
-// engineStates asks Options.EngineState about every route; nil when no
-// route has an engine.
-func (st *settings) engineStates() map[string]string {
-	if st.opts.EngineState == nil {
-		return nil
-	}
-	var m map[string]string
-	for _, r := range st.opts.Routes {
-		if s := st.opts.EngineState(r.Path); s != "" {
-			if m == nil {
-				m = make(map[string]string)
-			}
-			m[r.Path] = s
-		}
-	}
-	return m
-}
-
 // Disconnect closes one session with 1000 "closed by operator".
 func (b *Bridge) Disconnect(id string) error {
 	b.mu.Lock()
 	s, ok := b.sessions[id]
+	if ok {
+		b.closeInBackgroundLocked([]*Session{s}, websocket.CloseNormalClosure, "closed by operator")
+	}
 	b.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("disconnect %s: no such session", id)
 	}
-	go s.finish(websocket.CloseNormalClosure, "closed by operator", true)
 	return nil
 }
 

@@ -203,51 +203,6 @@ func (b *Bridge) serveRoute(w http.ResponseWriter, r *http.Request, st *settings
 	}()
 }
 
-// register adds a session unless the bridge is stopping.
-func (b *Bridge) register(s *Session) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.running || b.paused {
-		return false
-	}
-	b.sessions[s.id] = s
-	b.sessionWG.Add(1)
-	return true
-}
-
-func (b *Bridge) sessionOpened(s *Session) {
-	info := s.Info(time.Now())
-	b.log.Info("session opened", "session", s.id, "origin", s.origin, "client", s.client,
-		"route", s.route.Path, "target", s.route.Target, "framing", string(s.route.Framing))
-	b.bus.publish(Event{Kind: SessionOpened, Time: info.Started, Session: info})
-}
-
-func (b *Bridge) unregister(s *Session) {
-	now := time.Now()
-	s.mu.Lock()
-	s.state, s.ended = StateClosed, now
-	s.mu.Unlock()
-	info := s.Info(now)
-	b.mu.Lock()
-	// Free the max_clients slot first: once the session is gone from the
-	// snapshot, a new one must fit.
-	b.reserved.Add(-1)
-	delete(b.sessions, s.id)
-	b.totals.Sessions++
-	b.totals.BytesToEngine += info.BytesToEngine
-	b.totals.BytesToBrowser += info.BytesToBrowser
-	b.totals.MessagesToEngine += info.MessagesToEngine
-	b.totals.MessagesToBrowser += info.MessagesToBrowser
-	b.mu.Unlock()
-	b.log.Info("session closed", "session", s.id, "origin", s.origin, "route", s.route.Path,
-		"code", info.CloseCode, "reason", info.CloseReason,
-		"bytes_to_engine", info.BytesToEngine, "bytes_to_browser", info.BytesToBrowser,
-		"messages_to_engine", info.MessagesToEngine, "messages_to_browser", info.MessagesToBrowser,
-		"duration", info.Duration.Round(time.Millisecond).String())
-	b.bus.publish(Event{Kind: SessionClosed, Time: now, Session: info})
-	b.sessionWG.Done()
-}
-
 // addLive adds a live session's counters to totals, so Snapshot's totals
 // include traffic of sessions that are still open.
 func addLive(t *Totals, s *Session) {

@@ -1,13 +1,13 @@
 package certs
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
 	"log/slog"
 	"net"
+	"orionbridge/internal/testutil"
 	"os"
 	"strings"
 	"sync"
@@ -35,25 +35,7 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// logBuffer collects slog output; Run writes to it from another goroutine.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func testOptions(clock *fakeClock, logs *logBuffer) Options {
+func testOptions(clock *fakeClock, logs *testutil.LockedBuffer) Options {
 	return Options{
 		Now:        clock.Now,
 		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -62,9 +44,9 @@ func testOptions(clock *fakeClock, logs *logBuffer) Options {
 	}
 }
 
-func openLocal(t *testing.T, dir string, clock *fakeClock) (*Source, *logBuffer) {
+func openLocal(t *testing.T, dir string, clock *fakeClock) (*Source, *testutil.LockedBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testutil.LockedBuffer{}
 	s, err := OpenLocal(dir, testOptions(clock, logs))
 	if err != nil {
 		t.Fatalf("OpenLocal(%s): %v", dir, err)

@@ -46,7 +46,7 @@ func TestPlantedOrExposedKeyIsRefused(t *testing.T) {
 			clock := newClock()
 			first, _ := openLocal(t, dir, clock)
 			tt.spoil(t, dir)
-			s, err := OpenLocal(dir, testOptions(clock, &logBuffer{}))
+			s, err := OpenLocal(dir, testOptions(clock, &testutil.LockedBuffer{}))
 			if err == nil {
 				same := s.Status().CAFingerprint == first.Status().CAFingerprint
 				t.Fatalf("OpenLocal succeeded (same CA: %v); want a refusal", same)

@@ -444,7 +444,7 @@ func TestExternalPair(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
 	first := writePair(t, ca, dir, clock.Now())
 
-	logs := &logBuffer{}
+	logs := &testutil.LockedBuffer{}
 	s, err := OpenExternal(certFile, keyFile, testOptions(clock, logs))
 	if err != nil {
 		t.Fatal(err)

@@ -14,13 +14,8 @@ func supportBundleCommand(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("support-bundle", stderr)
 	configPath := fs.String("config", "", "configuration `file`")
 	output := fs.String("output", "", "zip `file` to write (default: OrionBridge-support-<date>.zip here)")
-	pos, status, ok := parseFlags(fs, args)
-	if !ok {
+	if status, ok := parseOnlyFlags(fs, args, stderr, ""); !ok {
 		return status
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "orionbridge support-bundle: unexpected argument %q\n", pos[0])
-		return exitUsage
 	}
 	cfg, sources, err := config.LoadSources(*configPath)
 	if err != nil {

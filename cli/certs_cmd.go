@@ -20,13 +20,8 @@ func certsCommand(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("certs "+sub, stderr)
 	configPath := fs.String("config", "", "configuration `file`")
 	scope := fs.String("scope", "user", "trust scope for install/uninstall: user or system")
-	pos, status, ok := parseFlags(fs, args[1:])
-	if !ok {
+	if status, ok := parseOnlyFlags(fs, args[1:], stderr, certsUsage); !ok {
 		return status
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "orionbridge certs %s: unexpected argument %q\n%s\n", sub, pos[0], certsUsage)
-		return exitUsage
 	}
 	if *scope != string(certs.ScopeUser) && *scope != string(certs.ScopeSystem) {
 		fmt.Fprintf(stderr, "orionbridge certs: --scope %q: expected user or system\n", *scope)

@@ -145,6 +145,24 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// parseOnlyFlags is the prologue of every command that takes flags and no
+// other argument: parseFlags, then a stray argument is a usage error naming
+// it, followed by usage when there is one. ok false means return status.
+func parseOnlyFlags(fs *flag.FlagSet, args []string, stderr io.Writer, usage string) (status int, ok bool) {
+	pos, status, ok := parseFlags(fs, args)
+	if !ok {
+		return status, false
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), pos[0])
+		if usage != "" {
+			fmt.Fprintln(stderr, usage)
+		}
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
 // parseFlags parses args, allowing flags after positional arguments
 // ("config check FILE --x"), and maps -h to exit 0.
 func parseFlags(fs *flag.FlagSet, args []string) (positional []string, status int, ok bool) {
@@ -167,13 +185,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (positional []string, status in
 func runCommand(meta Metadata, args []string, stderr io.Writer) int {
 	fs := newFlagSet("run", stderr)
 	setup := addRunFlags(fs)
-	pos, status, ok := parseFlags(fs, args)
-	if !ok {
+	if status, ok := parseOnlyFlags(fs, args, stderr, ""); !ok {
 		return status
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "orionbridge run: unexpected argument %q\n", pos[0])
-		return exitUsage
 	}
 	return setup.run(meta, stderr, func(ctx context.Context, in *app.Instance) error { return in.Run(ctx) })
 }

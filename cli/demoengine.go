@@ -18,13 +18,8 @@ func demoEngineCommand(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo-engine", stderr)
 	listen := fs.String("listen", "127.0.0.1:21400", "`address` to listen on")
 	push := fs.Duration("push", 0, "also send every connection a timestamp line at this `interval` (e.g. 5s)")
-	pos, status, ok := parseFlags(fs, args)
-	if !ok {
+	if status, ok := parseOnlyFlags(fs, args, stderr, ""); !ok {
 		return status
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "orionbridge demo-engine: unexpected argument %q\n", pos[0])
-		return exitUsage
 	}
 	if *push < 0 {
 		fmt.Fprintf(stderr, "orionbridge demo-engine: --push %s: expected a positive interval such as 5s\n", *push)

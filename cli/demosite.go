@@ -28,13 +28,8 @@ import (
 func demoSiteCommand(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo-site", stderr)
 	listen := fs.String("listen", "127.0.0.1:21480", "loopback `address` to serve the example page on")
-	pos, status, ok := parseFlags(fs, args)
-	if !ok {
+	if status, ok := parseOnlyFlags(fs, args, stderr, ""); !ok {
 		return status
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "orionbridge demo-site: unexpected argument %q\n", pos[0])
-		return exitUsage
 	}
 	if err := checkLoopbackAddr(*listen); err != nil {
 		fmt.Fprintf(stderr, "orionbridge demo-site: --listen %s: %v\n", *listen, err)

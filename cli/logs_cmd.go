@@ -24,13 +24,8 @@ func logsCommand(args []string, stdout, stderr io.Writer) int {
 	configPath := flags.String("config", "", "configuration `file`")
 	follow := flags.Bool("follow", false, "keep printing new lines until Ctrl-C")
 	lines := flags.Int("lines", 50, "how many of the last lines to print")
-	pos, status, ok := parseFlags(flags, args)
-	if !ok {
+	if status, ok := parseOnlyFlags(flags, args, stderr, ""); !ok {
 		return status
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "orionbridge logs: unexpected argument %q\n", pos[0])
-		return exitUsage
 	}
 	cfg, err := config.Load(*configPath)
 	if err != nil {

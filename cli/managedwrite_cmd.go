@@ -22,13 +22,8 @@ func managedWriteCommand(args []string, stdout, stderr io.Writer) int {
 	port := flags.String("port", "", "the HTTPS/WSS `port` (key port)")
 	origins := flags.String("allowed-origins", "", "comma-separated `origins` allowed to connect (key allowed_origins)")
 	engine := flags.String("engine-address", "", "`host:port` of the report engine: the first route's target (key routes[0].target)")
-	pos, status, ok := parseFlags(flags, args)
-	if !ok {
+	if status, ok := parseOnlyFlags(flags, args, stderr, managedWriteUsage); !ok {
 		return status
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "orionbridge config write-managed: unexpected argument %q\n%s\n", pos[0], managedWriteUsage)
-		return exitUsage
 	}
 	keys := config.ManagedKeys{}
 	if p := strings.TrimSpace(*port); p != "" {

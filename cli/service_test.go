@@ -12,7 +12,6 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -320,7 +319,7 @@ func TestBridgeProgram(t *testing.T) {
 	port := testutil.FreePort(t)
 	cfg := testutil.TempFile(t, "config.toml", fmt.Sprintf("port = %d\nfallback_ports = []\ndata_dir = %q\n", port, t.TempDir()))
 
-	var stderr serviceTestLog
+	var stderr testutil.LockedBuffer
 	prg := newBridgeProgram(Metadata{}, cfg, &stderr)
 	var exited atomic.Int32
 	exited.Store(-1)
@@ -377,25 +376,6 @@ func TestBridgeProgram(t *testing.T) {
 	if err := (&serviceProgram{}).Stop(nil); err != nil {
 		t.Errorf("Stop before Start: %v", err)
 	}
-}
-
-// serviceTestLog is a buffer the bridge's goroutines write while the test
-// reads it.
-type serviceTestLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *serviceTestLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *serviceTestLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // The tray's LaunchAgent (autostart) and the service's must not share a

@@ -31,13 +31,8 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("status", stderr)
 	configPath := fs.String("config", "", "configuration `file`")
 	asJSON := fs.Bool("json", false, "print machine-readable JSON")
-	pos, status, ok := parseFlags(fs, args)
-	if !ok {
+	if status, ok := parseOnlyFlags(fs, args, stderr, ""); !ok {
 		return status
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "orionbridge status: unexpected argument %q\n", pos[0])
-		return exitUsage
 	}
 	cfg, err := config.Load(*configPath)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"orionbridge/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,8 +105,8 @@ func newEnv(t *testing.T) *env {
 	requireTools(t)
 	orionbridge(t) // build first, so a build failure is reported as such
 	e := &env{home: t.TempDir()}
-	e.port = freePort(t)
-	e.enginePort = freePort(t, e.port)
+	e.port = testutil.FreePort(t)
+	e.enginePort = testutil.FreePort(t, e.port)
 
 	html := strings.ReplaceAll(strings.ReplaceAll(pageHTML, "BRIDGE", "localhost:"+strconv.Itoa(e.port)), "ECHO", echoText)
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"orionbridge/internal/testutil"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,11 +56,11 @@ func newClientEnv(t *testing.T) *clientEnv {
 	requireTools(t)
 	orionbridge(t) // build first, so a build failure is reported as such
 	e := &clientEnv{home: t.TempDir()}
-	e.port = freePort(t)
-	e.spare = freePort(t, e.port)
-	e.enginePort = freePort(t, e.port, e.spare)
-	e.site = freePort(t, e.port, e.spare, e.enginePort)
-	e.other = freePort(t, e.port, e.spare, e.enginePort, e.site)
+	e.port = testutil.FreePort(t)
+	e.spare = testutil.FreePort(t, e.port)
+	e.enginePort = testutil.FreePort(t, e.port, e.spare)
+	e.site = testutil.FreePort(t, e.port, e.spare, e.enginePort)
+	e.other = testutil.FreePort(t, e.port, e.spare, e.enginePort, e.site)
 	e.config = filepath.Join(e.home, "orionbridge.toml")
 	// /ws is raw, as `make run` has it: the editor uses it. /lines turns
 	// lines into text messages, for the diagnostics console.

@@ -12,7 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"orionbridge/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,24 +125,6 @@ func requireTools(t *testing.T) {
 	}
 }
 
-// syncBuffer collects the output of a process; it is safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // homeEnv is this process's environment with HOME replaced by home, and
 // without the variables that would point a child at the real user's files
 // (sudo's SUDO_USER makes `certs install` pick that user's home).
@@ -164,7 +146,7 @@ func homeEnv(home string) []string {
 type process struct {
 	name    string
 	cmd     *exec.Cmd
-	out     *syncBuffer
+	out     *testutil.LockedBuffer
 	done    chan struct{}
 	err     error // the result of Wait, once done is closed
 	stopped bool  // stop has run; the cleanup has nothing left to do
@@ -184,7 +166,7 @@ func start(t *testing.T, home, name string, args ...string) *process {
 // binary, another environment).
 func startCmd(t *testing.T, name string, cmd *exec.Cmd) *process {
 	t.Helper()
-	p := &process{name: name, cmd: cmd, out: new(syncBuffer), done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, out: new(testutil.LockedBuffer), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	// Should the test binary die, the kernel kills the child too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -267,40 +249,6 @@ func mustOrion(t *testing.T, home string, args ...string) {
 	t.Logf("orionbridge %s:\n%s", strings.Join(args, " "), out)
 }
 
-// freePort returns a TCP port that is free on 127.0.0.1 (and on ::1, where
-// the bridge listens too), other than the ports in taken.
-func freePort(t *testing.T, taken ...int) int {
-	t.Helper()
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ok := !containsInt(taken, port)
-		if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
-			ln6.Close()
-		} else if errors.Is(err, syscall.EADDRINUSE) {
-			ok = false
-		}
-		ln.Close()
-		if ok {
-			return port
-		}
-	}
-	t.Fatal("no free TCP port found")
-	return 0
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // browser is one headless Chromium with a fresh profile, and what it
 // reported over the DevTools protocol.
 type browser struct {
@@ -379,7 +327,7 @@ func openBrowser(t *testing.T, home string, extra ...chromedp.ExecAllocatorOptio
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := new(syncBuffer)
+	out := new(testutil.LockedBuffer)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.NoInheritEnv,

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"orionbridge/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,8 +27,8 @@ import (
 // SIGTERM: the session gets 1001 and the bridge exits 0.
 func TestRunRelaysAndStopsOnSIGTERM(t *testing.T) {
 	home := t.TempDir()
-	port := freePort(t)
-	enginePort := freePort(t, port)
+	port := testutil.FreePort(t)
+	enginePort := testutil.FreePort(t, port)
 	config := filepath.Join(home, "orionbridge.toml")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf(`port = %d
 fallback_ports = []
@@ -44,12 +45,7 @@ target = "127.0.0.1:%d"
 	bridge := start(t, home, "bridge", "run", "--config", config, "--log-format", "json")
 	bridge.waitForOutput(t, `"msg":"bridge listening"`)
 
-	caPEM, err := os.ReadFile(filepath.Join(home, "data", "certs", "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool := testutil.CAPool(t, filepath.Join(home, "data", "certs", "ca.pem"))
 	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: waitLimit}
 	c, _, err := dialer.Dial(fmt.Sprintf("wss://localhost:%d/ws", port), map[string][]string{"Origin": {"https://editor.example.com"}})
 	if err != nil {
@@ -81,8 +77,8 @@ target = "127.0.0.1:%d"
 func runBridge(t *testing.T) (home string, port int, bridge *process) {
 	t.Helper()
 	home = t.TempDir()
-	port = freePort(t)
-	enginePort := freePort(t, port)
+	port = testutil.FreePort(t)
+	enginePort := testutil.FreePort(t, port)
 	config := filepath.Join(home, "orionbridge.toml")
 	if err := os.WriteFile(config, []byte(fmt.Sprintf("port = %d\nfallback_ports = []\ndata_dir = %q\n[[routes]]\npath = \"/ws\"\ntarget = \"127.0.0.1:%d\"\n",
 		port, filepath.Join(home, "data"), enginePort)), 0o600); err != nil {
@@ -98,7 +94,7 @@ func runBridge(t *testing.T) (home string, port int, bridge *process) {
 // home's data dir.
 func getHealth(t *testing.T, home string, port int, v any) {
 	t.Helper()
-	client := http.Client{Timeout: waitLimit, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, home)}}}
+	client := http.Client{Timeout: waitLimit, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testutil.CAPool(t, filepath.Join(home, "data", "certs", "ca.pem"))}}}
 	defer client.CloseIdleConnections()
 	resp, err := client.Get("https://localhost:" + strconv.Itoa(port) + "/health")
 	if err != nil {
@@ -111,17 +107,6 @@ func getHealth(t *testing.T, home string, port int, v any) {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("/health: %v", err)
 	}
-}
-
-func caPool(t *testing.T, home string) *x509.CertPool {
-	t.Helper()
-	pem, err := os.ReadFile(filepath.Join(home, "data", "certs", "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	return pool
 }
 
 // serial is the serial number of the leaf a new handshake gets.
@@ -157,7 +142,7 @@ func TestFirstRunReportsUntrustedCertificate(t *testing.T) {
 // an open session stays, and new handshakes get the new leaf.
 func TestCertsRenewReachesRunningBridge(t *testing.T) {
 	home, port, bridge := runBridge(t)
-	pool := caPool(t, home)
+	pool := testutil.CAPool(t, filepath.Join(home, "data", "certs", "ca.pem"))
 	before := serial(t, pool, port)
 	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: waitLimit}
 	c, _, err := dialer.Dial(fmt.Sprintf("wss://localhost:%d/ws", port), map[string][]string{"Origin": {fmt.Sprintf("https://localhost:%d", port)}})
@@ -200,7 +185,7 @@ func TestSecondRunRefused(t *testing.T) {
 func TestStatusShowsLiveSession(t *testing.T) {
 	home, port, _ := runBridge(t)
 	config := filepath.Join(home, "orionbridge.toml")
-	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: caPool(t, home)}, HandshakeTimeout: waitLimit}
+	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: testutil.CAPool(t, filepath.Join(home, "data", "certs", "ca.pem"))}, HandshakeTimeout: waitLimit}
 	origin := fmt.Sprintf("https://localhost:%d", port)
 	c, _, err := dialer.Dial(fmt.Sprintf("wss://localhost:%d/ws", port), map[string][]string{"Origin": {origin}})
 	if err != nil {
@@ -250,7 +235,7 @@ func TestControlAPIRefusesPagesAndStrangers(t *testing.T) {
 	if st, _ := os.Stat(filepath.Join(home, "data", "control.secret")); st.Mode().Perm() != 0o600 {
 		t.Errorf("control.secret has mode %v", st.Mode().Perm())
 	}
-	client := http.Client{Timeout: waitLimit, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, home)}}}
+	client := http.Client{Timeout: waitLimit, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testutil.CAPool(t, filepath.Join(home, "data", "certs", "ca.pem"))}}}
 	defer client.CloseIdleConnections()
 	tests := []struct {
 		name   string
@@ -305,7 +290,7 @@ func TestHeadlessBuildWithoutCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			home := t.TempDir()
-			port := freePort(t)
+			port := testutil.FreePort(t)
 			// No --config: the default file, under the temporary HOME.
 			config := filepath.Join(home, ".config", "OrionBridge", "config.toml")
 			if err := os.MkdirAll(filepath.Dir(config), 0o700); err != nil {

@@ -19,9 +19,9 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"debug/pe"
-	"fmt"
 	"io/fs"
 	"orionbridge/cli"
+	"orionbridge/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,20 +41,20 @@ const (
 )
 
 // tool is a program the check runs and the Debian package providing it.
-type tool struct{ name, deb string }
+type tool = testutil.Tool
 
 var (
-	toolMake     = tool{"make", "make"}
-	toolMingw    = tool{"x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64"}
-	toolWixl     = tool{"wixl", "wixl"}
-	toolMsiinfo  = tool{"msiinfo", "msitools"}
-	toolMsiext   = tool{"msiextract", "msitools"}
-	toolMsibuild = tool{"msibuild", "msitools"}
-	toolGCC      = tool{"gcc", "gcc"}
-	toolDpkgDeb  = tool{"dpkg-deb", "dpkg"}
-	toolShell    = tool{"shellcheck", "shellcheck"}
-	toolXmllint  = tool{"xmllint", "libxml2-utils"}
-	toolDesktop  = tool{"desktop-file-validate", "desktop-file-utils"}
+	toolMake     = tool{Name: "make", Deb: "make"}
+	toolMingw    = tool{Name: "x86_64-w64-mingw32-gcc", Deb: "gcc-mingw-w64-x86-64"}
+	toolWixl     = tool{Name: "wixl", Deb: "wixl"}
+	toolMsiinfo  = tool{Name: "msiinfo", Deb: "msitools"}
+	toolMsiext   = tool{Name: "msiextract", Deb: "msitools"}
+	toolMsibuild = tool{Name: "msibuild", Deb: "msitools"}
+	toolGCC      = tool{Name: "gcc", Deb: "gcc"}
+	toolDpkgDeb  = tool{Name: "dpkg-deb", Deb: "dpkg"}
+	toolShell    = tool{Name: "shellcheck", Deb: "shellcheck"}
+	toolXmllint  = tool{Name: "xmllint", Deb: "libxml2-utils"}
+	toolDesktop  = tool{Name: "desktop-file-validate", Deb: "desktop-file-utils"}
 )
 
 // setup gates the check and returns the repository root.
@@ -63,23 +63,7 @@ func setup(t *testing.T, tools ...tool) string {
 	if os.Getenv(checkEnv) != "1" {
 		t.Skipf("the installer check runs with %s=1: make installer-check", checkEnv)
 	}
-	var missing, debs []string
-	for _, tl := range tools {
-		if _, err := exec.LookPath(tl.name); err != nil {
-			missing = append(missing, tl.name)
-			if !slices.Contains(debs, tl.deb) {
-				debs = append(debs, tl.deb)
-			}
-		}
-	}
-	if len(missing) > 0 {
-		msg := fmt.Sprintf("%s not found: install with `sudo apt-get install -y %s` (or `make deps-test`)",
-			strings.Join(missing, ", "), strings.Join(debs, " "))
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	testutil.RequireTools(t, tools...)
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)

@@ -144,7 +144,7 @@ func checkAbove(what, target, from string, resolve bool) error {
 
 // trusted says whether uid may own what we use: the running user; under
 // `sudo orionbridge …`, the user who ran sudo, whose data dir root acts on
-// and chowns back to them (app/sudo_unix.go); and root for the folders
+// and chowns back to them (cli/sudo_unix.go); and root for the folders
 // above, such as /home and /tmp.
 func trusted(uid uint32, above bool) bool {
 	euid := os.Geteuid()

@@ -6,12 +6,20 @@ package testutil
 
 import (
 	"bytes"
+	"crypto/x509"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -50,15 +58,29 @@ func TempFile(t testing.TB, name, content string) string {
 	return p
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
+// FreePort returns a TCP port that was free a moment ago on 127.0.0.1 and
+// on ::1 (where a bridge listens too), other than the ports in taken.
+func FreePort(t testing.TB, taken ...int) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ok := !slices.Contains(taken, port)
+		if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
+			ln6.Close()
+		} else if errors.Is(err, syscall.EADDRINUSE) {
+			ok = false
+		}
+		ln.Close()
+		if ok {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free TCP port found")
+	return 0
 }
 
 // RequireRoot skips a test that needs root (chown, useradd, sudo) on a
@@ -127,4 +149,47 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// CAPool is a pool holding the certificates of the PEM file at path, such
+// as a bridge's <data_dir>/certs/ca.pem, for a client that trusts it.
+func CAPool(t testing.TB, path string) *x509.CertPool {
+	t.Helper()
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", path)
+	}
+	return pool
+}
+
+// Tool is a program a test runs, and the Debian package that provides it.
+type Tool struct{ Name, Deb string }
+
+// RequireTools skips the test when a tool is missing, naming the apt-get
+// command that installs it, except under CI=true, where that is a failure:
+// CI must run everything.
+func RequireTools(t testing.TB, tools ...Tool) {
+	t.Helper()
+	var missing, debs []string
+	for _, tl := range tools {
+		if _, err := exec.LookPath(tl.Name); err != nil {
+			missing = append(missing, tl.Name)
+			if !slices.Contains(debs, tl.Deb) {
+				debs = append(debs, tl.Deb)
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("%s not found: install with `sudo apt-get install -y --no-install-recommends %s` (or `make deps-test`)",
+		strings.Join(missing, ", "), strings.Join(debs, " "))
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }

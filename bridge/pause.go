@@ -20,11 +20,9 @@ func (b *Bridge) Pause() error {
 	for _, s := range b.sessions {
 		sessions = append(sessions, s)
 	}
+	b.closeInBackgroundLocked(sessions, websocket.CloseGoingAway, "bridge stopped by the operator")
 	b.mu.Unlock()
 	b.gate.cancelAll()
-	for _, s := range sessions {
-		go s.finish(websocket.CloseGoingAway, "bridge stopped by the operator", true)
-	}
 	b.log.Info("bridge paused: sessions closed, new ones refused until started again")
 	b.bus.publish(Event{Kind: StateChanged, Time: time.Now()})
 	return nil
@@ -40,3 +38,24 @@ func (b *Bridge) Paused() bool {
 // Publish sends an event of the application's own to every subscriber,
 // e.g. a consent question for a remote tray.
 func (b *Bridge) Publish(e Event) { b.bus.publish(e) }
+
+// closeInBackgroundLocked starts closing sessions without waiting: finish
+// may wait up to closeWriteWait for each browser's socket, and Pause,
+// Disconnect and EngineExited answer at once. Stop owns these goroutines
+// and waits for them (waitForCloses). b.mu must be held and the sessions
+// registered: the count is taken before their unregister, which Stop
+// waits for, so it is never added to while Stop waits.
+func (b *Bridge) closeInBackgroundLocked(sessions []*Session, code int, reason string) {
+	hook := b.testHookClosing
+	for _, s := range sessions {
+		b.closing.Go(func() {
+			if hook != nil {
+				hook()
+			}
+			s.finish(code, reason, true)
+		})
+	}
+}
+
+// waitForCloses waits for every close closeInBackgroundLocked started.
+func (b *Bridge) waitForCloses() { b.closing.Wait() }
