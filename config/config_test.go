@@ -480,3 +480,43 @@ func TestSaveConfigRoundTripLaunch(t *testing.T) {
 		t.Fatalf("round trip:\n got  %+v\n want %+v", got, want)
 	}
 }
+
+// A config file decides which engine command the bridge runs (launch), so
+// one that others may change is refused, naming the file and the fix; root
+// and the user may own it, and others may read it.
+func TestConfigFileOthersCanWriteIsRefused(t *testing.T) {
+	testutil.RequireRoot(t, "it chowns a config file to another user")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		mode  os.FileMode
+		owner int // -1: the running user
+		want  string
+	}{
+		{"yours, 0644", 0o644, -1, ""},
+		{"yours, 0600", 0o600, -1, ""},
+		{"group-writable", 0o664, -1, "is writable by others (mode 0664), and it decides what the bridge runs: chmod go-w "},
+		{"world-writable", 0o666, -1, "is writable by others (mode 0666)"},
+		{"another user's", 0o644, 65534, "owned by uid 65534"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".toml")
+			testutil.WriteFile(t, path, "port = 31443\n")
+			if err := os.Chmod(path, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			if tc.owner >= 0 {
+				if err := os.Chown(path, tc.owner, tc.owner); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := Load(path)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Load: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "config "+path+": ")):
+				t.Fatalf("Load = %v; want an error for %s containing %q", err, path, tc.want)
+			}
+		})
+	}
+}

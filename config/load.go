@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"orionbridge/internal/owneronly"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +62,7 @@ func LoadSources(path string) (Config, map[string]string, error) {
 		path = p
 	}
 	var layers []configLayer
-	data, err := os.ReadFile(path)
+	data, err := readSetting("config file", path)
 	switch {
 	case err == nil:
 		layers = append(layers, configLayer{path, data})
@@ -70,7 +71,7 @@ func LoadSources(path string) (Config, map[string]string, error) {
 		return Config{}, nil, ReadError(path, err)
 	}
 	if managed := ManagedPath(); managed != "" {
-		data, err := os.ReadFile(managed)
+		data, err := readSetting("managed config", managed)
 		switch {
 		case err == nil:
 			layers = append(layers, configLayer{managed, data})
@@ -100,7 +101,28 @@ func LoadSources(path string) (Config, map[string]string, error) {
 	return c, sources, nil
 }
 
+// readSetting reads a config file after checking that nobody but its
+// owner, the running user or root (SYSTEM or Administrators on Windows),
+// can change it: the file decides which engine command the bridge runs
+// (launch), so a config that others may write would let them run programs
+// as this user (internal/owneronly.CheckSetting).
+func readSetting(what, path string) ([]byte, error) {
+	if err := owneronly.CheckSetting(what, path); err != nil {
+		var oe *owneronly.Error
+		if errors.As(err, &oe) {
+			return nil, &Error{File: path, Problem: oe.Problem + ": " + oe.Fix, err: err}
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return os.ReadFile(path)
+}
+
 func ReadError(path string, err error) error {
+	if ce, ok := errors.AsType[*Error](err); ok {
+		return ce // readSetting's: it names the file already
+	}
 	problem := err.Error()
 	if pe, ok := errors.AsType[*fs.PathError](err); ok {
 		problem = pe.Err.Error() // the path is already in the message

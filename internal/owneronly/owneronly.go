@@ -134,6 +134,14 @@ func readChecked(what, path string, private bool) ([]byte, error) {
 	return b, nil
 }
 
+// CheckSetting checks a file whose content decides what the bridge does,
+// such as a config file, which may name the engine command it runs: a
+// regular file (a symbolic link is followed: the file it points to is
+// checked), owned by the running user or by the machine's administrators
+// (root; SYSTEM or Administrators on Windows), and writable by nobody else.
+// Others may read it.
+func CheckSetting(what, path string) error { return checkSetting(what, path) }
+
 // CheckFile checks an existing file: a regular file, not a symbolic link,
 // owned by the running user, writable by nobody else and, when private,
 // readable by nobody else.

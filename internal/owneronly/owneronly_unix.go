@@ -98,6 +98,30 @@ func checkInfo(what, path string, fi fs.FileInfo, dir, private bool) error {
 	return nil
 }
 
+func checkSetting(what, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return &Error{What: what, Path: path, Kind: WrongType, Problem: "not a regular file", Fix: "remove " + path}
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("%s %s: no owner information", what, path)
+	}
+	if !trusted(st.Uid, true) {
+		return &Error{What: what, Path: path, Kind: Foreign,
+			Problem: fmt.Sprintf("owned by %s, not by you (%s) or root", describeUID(st.Uid), describeUID(uint32(os.Geteuid()))),
+			Fix:     ownerFix(path)}
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return &Error{What: what, Path: path, Kind: Writable,
+			Problem: fmt.Sprintf("is writable by others (mode %04o), and it decides what the bridge runs", perm), Fix: "chmod go-w " + path}
+	}
+	return nil
+}
+
 // checkAbove checks from, a folder above target, and each folder above
 // it, both as written and with symbolic links resolved.
 func checkAbove(what, target, from string, resolve bool) error {
