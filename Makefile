@@ -9,7 +9,7 @@ STATICCHECK_BIN := bin/staticcheck
 # tray/ needs cgo (Fyne), so only `make dist` compiles it for Windows. The
 # main package is both: with -tags headless it leaves the tray out and
 # builds without cgo (the tag selects nothing in the other packages).
-PURE_PKGS  := ./bridge/... ./certs/... ./app/... ./assets/... ./e2e/... ./internal/...
+PURE_PKGS  := ./bridge/... ./certs/... ./config/... ./engine/... ./autostart/... ./app/... ./cli/... ./assets/... ./e2e/... ./internal/...
 HEADLESS_PKGS := $(PURE_PKGS) .
 
 # The two builds of the main package. orionbridge, the tray app: Fyne with
@@ -17,7 +17,7 @@ HEADLESS_PKGS := $(PURE_PKGS) .
 # once per text style, about 20 MiB of heap; the UI shows no emoji).
 # orionbridge-headless: the same commands without the tray, cgo-free, so it
 # needs no GUI libraries and idles in less than half the memory; the
-# services run it (app/service.go). SHIPPED are the flags releases and the
+# services run it (cli/service.go). SHIPPED are the flags releases and the
 # benchmark build with.
 TRAY_BUILD     := go build -tags no_emoji
 HEADLESS_BUILD := CGO_ENABLED=0 go build -tags headless
@@ -34,7 +34,9 @@ DIST_DEBS  := $(FYNE_DEBS) gcc-mingw-w64-x86-64 wixl msitools osslsigncode
 # Xvfb (with xauth and the software GL driver) runs the tray app for
 # `make screenshots` and the benchmark's tray measurement.
 SCREENSHOT_DEBS := xvfb xauth libgl1-mesa-dri
-TEST_DEBS  := $(sort chromium libnss3-tools $(DIST_DEBS) $(SCREENSHOT_DEBS) shellcheck libxml2-utils desktop-file-utils systemd strace)
+# Wine (Debian's 8.0) runs the Windows build for the Wine check.
+WINE_DEBS  := wine wine64
+TEST_DEBS  := $(sort chromium libnss3-tools $(DIST_DEBS) $(SCREENSHOT_DEBS) shellcheck libxml2-utils desktop-file-utils systemd strace $(WINE_DEBS))
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -106,11 +108,13 @@ lint: $(STATICCHECK_BIN)
 # included), and each benchmark briefly so none rots.
 test: deps-test lint
 	CGO_ENABLED=0 go test -count=1 ./bridge/... ./certs/...
-	@# installer/ runs once, in installer-check (it skips itself elsewhere).
-	go test -race -count=1 $$(go list ./... | grep -v '/installer$$')
+	@# installer/ and installer/wine/ run once, in installer-check and
+	@# wine-check (they skip themselves elsewhere).
+	go test -race -count=1 $$(go list ./... | grep -v -e '/installer$$' -e '/installer/wine$$')
 	go test -run '^$$' -bench . -benchtime 100x ./bridge/...
 	node --test assets/web/_test/client.test.mjs
 	$(MAKE) --no-print-directory installer-check
+	$(MAKE) --no-print-directory wine-check
 
 # bench: both builds as they ship; the bridge measured is the headless one,
 # which the services run, and the tray build's figures come beside it.
@@ -174,7 +178,7 @@ LINUX_PKG_INPUTS := installer/linux/nfpm.yaml installer/linux/orionbridge.deskto
 	installer/linux/postinst.sh installer/linux/prerm.sh installer/linux/postrm.sh \
 	assets/icons/app.png assets/icons/app.svg README.md
 
-.PHONY: dist dist-windows dist-msi dist-linux dist-deb dist-macos deps-dist installer-check clean-dist FORCE
+.PHONY: dist dist-windows dist-msi dist-linux dist-deb dist-macos deps-dist installer-check wine-check clean-dist FORCE
 
 # The packages first, then the builds (a sub-make, so that even make -j
 # keeps that order).
@@ -257,6 +261,14 @@ endif
 # The first Windows build takes minutes, hence the timeout.
 installer-check:
 	ORIONBRIDGE_INSTALLER_CHECK=1 go test -count=1 -timeout 60m ./installer/
+
+# The Wine check (installer/wine/): the MSI the rules above build, installed
+# and run under Wine in a throwaway WINEPREFIX (bounded in time and memory),
+# served to a Go client and Chromium on this side, and uninstalled; and the
+# bridge's port tests run as a Windows program. See README, "Testing Windows
+# on Linux". Skipped when a tool is missing, except under CI=true.
+wine-check:
+	ORIONBRIDGE_WINE_CHECK=1 go test -count=1 -timeout 60m ./installer/wine/
 
 clean-dist:
 	rm -rf dist rsrc_windows_amd64.syso

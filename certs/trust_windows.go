@@ -57,7 +57,18 @@ func (w *windowsRootStore) open(readOnly bool) (windows.Handle, error) {
 	if err != nil {
 		return 0, err
 	}
-	store, err := windows.CertOpenStore(windows.CERT_STORE_PROV_SYSTEM, 0, 0, flags, uintptr(unsafe.Pointer(name)))
+	// The machine's changes go to its registry store
+	// (HKLM\Software\Microsoft\SystemCertificates\ROOT), the physical
+	// store that adding through the logical ROOT store writes on Windows too.
+	// Deleting through the logical store reports success under Wine but
+	// leaves the registry unchanged, so the CA came back at the next start.
+	// The user's store stays logical: Windows guards the user's roots with a
+	// confirmation prompt that only the logical store shows.
+	provider := uintptr(windows.CERT_STORE_PROV_SYSTEM)
+	if w.machine && !readOnly {
+		provider = windows.CERT_STORE_PROV_SYSTEM_REGISTRY
+	}
+	store, err := windows.CertOpenStore(provider, 0, 0, flags, uintptr(unsafe.Pointer(name)))
 	if err != nil {
 		if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
 			return 0, errNeedsAdmin
@@ -67,22 +78,38 @@ func (w *windowsRootStore) open(readOnly bool) (windows.Handle, error) {
 	return store, nil
 }
 
-// each calls fn for every certificate in store whose DER equals ca's.
-func each(store windows.Handle, ca *rootCert, fn func(*windows.CertContext) error) (int, error) {
-	n := 0
+// maxStoreWalk bounds a walk of a store. A Root store holds a few hundred
+// certificates; a walk that has not ended after this many steps is an
+// enumeration that restarts or cycles (as Wine's did when the walk deleted
+// while enumerating: 100% CPU and gigabytes of memory in an uninstaller), so
+// it stops with an error instead.
+const maxStoreWalk = 100_000
+
+// matches returns a duplicate of every certificate in store whose DER
+// equals ca's, collected in one read-only walk; the caller frees them
+// (freeContexts, or CertDeleteCertificateFromStore, which frees its
+// argument). Deleting happens only after the walk has ended: deleting
+// while enumerating is what never ended under Wine.
+func matches(store windows.Handle, ca *rootCert, path string) ([]*windows.CertContext, error) {
+	var found []*windows.CertContext
 	var ctx *windows.CertContext
-	for {
+	for range maxStoreWalk {
 		ctx, _ = windows.CertEnumCertificatesInStore(store, ctx)
-		if ctx == nil { // CRYPT_E_NOT_FOUND: end of the store
-			return n, nil
+		if ctx == nil { // CRYPT_E_NOT_FOUND: end of the store; ctx was freed
+			return found, nil
 		}
 		if bytes.Equal(unsafe.Slice(ctx.EncodedCert, ctx.Length), ca.cert.Raw) {
-			n++
-			if err := fn(ctx); err != nil {
-				windows.CertFreeCertificateContext(ctx)
-				return n, err
-			}
+			found = append(found, windows.CertDuplicateCertificateContext(ctx))
 		}
+	}
+	windows.CertFreeCertificateContext(ctx)
+	freeContexts(found)
+	return nil, fmt.Errorf("walk %s: no end after %d certificates: the store's enumeration does not end; remove the CA by hand (certlm.msc, Trusted Root Certification Authorities)", path, maxStoreWalk)
+}
+
+func freeContexts(ctxs []*windows.CertContext) {
+	for _, c := range ctxs {
+		windows.CertFreeCertificateContext(c)
 	}
 }
 
@@ -93,8 +120,12 @@ func (w *windowsRootStore) status(ca *rootCert) (State, string) {
 		return StateNotTrusted, "cannot check: " + err.Error()
 	}
 	defer windows.CertCloseStore(store, 0)
-	n, _ := each(store, ca, func(*windows.CertContext) error { return nil })
-	if n == 0 {
+	found, err := matches(store, ca, w.info().Path)
+	if err != nil {
+		return StateNotTrusted, "cannot check: " + err.Error()
+	}
+	freeContexts(found)
+	if len(found) == 0 {
 		return StateNotTrusted, "CA not in this store"
 	}
 	if !w.machine {
@@ -135,23 +166,42 @@ func (w *windowsRootStore) uninstall(ca *rootCert) (bool, error) {
 	if state, _ := w.status(ca); state != StateTrusted {
 		return false, nil
 	}
-	store, err := w.open(false)
-	if err != nil {
+	n, err := w.deleteAll(ca)
+	if err != nil || n == 0 {
 		return false, err
 	}
+	// Read back, after the store is closed (a registry store writes its
+	// changes when it closes): a deletion that reports success but leaves
+	// the CA trusted must not be reported as removed.
+	if state, _ := w.status(ca); state == StateTrusted {
+		return false, fmt.Errorf("delete CA from %s: still there after deleting it: remove it with certlm.msc, Trusted Root Certification Authorities", w.info().Path)
+	}
+	return true, nil
+}
+
+// deleteAll deletes every copy of ca from the store and closes it, which
+// commits the deletion; it returns how many it deleted.
+func (w *windowsRootStore) deleteAll(ca *rootCert) (int, error) {
+	store, err := w.open(false)
+	if err != nil {
+		return 0, err
+	}
 	defer windows.CertCloseStore(store, 0)
-	n, err := each(store, ca, func(ctx *windows.CertContext) error {
-		// Delete a duplicate: deleting frees the context, and the
-		// enumeration still needs the original.
-		if err := windows.CertDeleteCertificateFromStore(windows.CertDuplicateCertificateContext(ctx)); err != nil {
+	found, err := matches(store, ca, w.info().Path)
+	if err != nil {
+		return 0, err
+	}
+	for i, ctx := range found {
+		// CertDeleteCertificateFromStore frees ctx, even when it fails.
+		if err := windows.CertDeleteCertificateFromStore(ctx); err != nil {
+			freeContexts(found[i+1:])
 			if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
-				return fmt.Errorf("the CA is in the machine store: %w", errNeedsAdmin)
+				return i, fmt.Errorf("the CA is in the machine store: %w", errNeedsAdmin)
 			}
-			return fmt.Errorf("delete CA from %s: %w", w.info().Path, err)
+			return i, fmt.Errorf("delete CA from %s: %w", w.info().Path, err)
 		}
-		return nil
-	})
-	return n > 0 && err == nil, err
+	}
+	return len(found), nil
 }
 
 // firefoxPolicyStore is Firefox's enterprise policy
