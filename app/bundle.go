@@ -3,6 +3,7 @@ package app
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,10 +24,17 @@ import (
 // included), the certificate and trust status, the health and live
 // sessions, and version and OS. The secret values are also scrubbed from
 // every other file, logs included.
-func WriteSupportBundle(w io.Writer, ctrl Controller) error {
+//
+// Without the config there is no bundle: its secrets could not be scrubbed
+// from the logs. A certificate, health or snapshot the bridge does not
+// answer is written as the error, so IT sees that it was unreachable.
+func WriteSupportBundle(ctx context.Context, w io.Writer, ctrl Controller) error {
+	cfg, err := ctrl.Config(ctx)
+	if err != nil {
+		return fmt.Errorf("support bundle: read the config, whose secrets are scrubbed from the logs: %w", err)
+	}
 	z := zip.NewWriter(w)
 	info := ctrl.Info()
-	cfg := ctrl.Config()
 	secrets := cfg.SecretValues()
 	scrub := func(b []byte) []byte {
 		for _, s := range secrets {
@@ -60,18 +68,31 @@ func WriteSupportBundle(w io.Writer, ctrl Controller) error {
 	}
 
 	var certText bytes.Buffer
-	rep := ctrl.Certificate()
-	certs.WriteStatus(&certText, rep.Status, rep.Stores)
-	if rep.Err != nil {
-		fmt.Fprintf(&certText, "\ntrust check failed: %v\n", rep.Err)
+	if rep, err := ctrl.Certificate(ctx); err != nil {
+		fmt.Fprintf(&certText, "the bridge did not answer: %v\n", err)
+	} else {
+		certs.WriteStatus(&certText, rep.Status, rep.Stores)
+		if rep.Err != nil {
+			fmt.Fprintf(&certText, "\ntrust check failed: %v\n", rep.Err)
+		}
 	}
 	if err := add("certs-status.txt", certText.Bytes()); err != nil {
 		return err
 	}
 
-	for name, v := range map[string]any{"health.json": ctrl.Health(), "snapshot.json": ctrl.Snapshot()} {
+	health, healthErr := ctrl.Health(ctx)
+	snap, snapErr := ctrl.Snapshot(ctx)
+	for _, f := range []struct {
+		name string
+		v    any
+		err  error
+	}{{"health.json", health, healthErr}, {"snapshot.json", snap, snapErr}} {
+		var v any = f.v
+		if f.err != nil {
+			v = map[string]string{"error": "the bridge did not answer: " + f.err.Error()}
+		}
 		b, _ := json.MarshalIndent(v, "", "  ")
-		if err := add(name, b); err != nil {
+		if err := add(f.name, b); err != nil {
 			return err
 		}
 	}

@@ -204,33 +204,96 @@ func consentAnswerName(a bridge.ConsentAnswer) string {
 	return "no-answer"
 }
 
-// ConsentRequested is the event kind the control API adds to its stream
-// when the bridge asks about an origin and a remote tray should prompt.
-const ConsentRequested bridge.EventKind = 100
-
 // controlAPI serves /api/. It also stands in as the bridge's Consent when
 // a remote tray that can answer is attached.
 type controlAPI struct {
 	in       *Instance
 	secret   [32]byte // sha256 of the secret: constant-time compare, any length
 	upgrader websocket.Upgrader
+	mux      *http.ServeMux // the calls, behind ServeHTTP's checks
 
 	mu        sync.Mutex
-	pending   map[string]chan bridge.ConsentAnswer // origin → the question's answer
-	prompters int                                  // attached remote trays that answer consent
-	onShow    func()                               // bring the local dashboard forward
+	prompters int    // attached remote trays that answer consent
+	onShow    func() // bring the local dashboard forward
 }
 
 func newControlAPI(in *Instance, secret string) *controlAPI {
-	return &controlAPI{
-		in:      in,
-		secret:  sha256.Sum256([]byte(secret)),
-		pending: make(map[string]chan bridge.ConsentAnswer),
+	c := &controlAPI{
+		in:     in,
+		secret: sha256.Sum256([]byte(secret)),
 		// Only non-browser clients get here: the Origin check runs first.
 		upgrader: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
 	}
+	c.mux = c.routes()
+	return c
 }
 
+// routes maps each call to its handler. Every path also gets a pattern
+// without a method, which answers 405 naming the allowed ones; anything
+// else under /api/ is a 404 naming the call.
+func (c *controlAPI) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	allowed := map[string][]string{} // path pattern → methods
+	handle := func(method, path string, h http.HandlerFunc) {
+		mux.HandleFunc(method+" "+path, h)
+		allowed[path] = append(allowed[path], method)
+	}
+	handle(http.MethodGet, "/api/info", func(w http.ResponseWriter, r *http.Request) { c.writeJSON(w, c.in.Info()) })
+	handle(http.MethodGet, "/api/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		snap, _ := c.in.Snapshot(r.Context()) // in process: never fails
+		c.writeJSON(w, snap)
+	})
+	handle(http.MethodGet, "/api/health", func(w http.ResponseWriter, r *http.Request) {
+		h, _ := c.in.Health(r.Context())
+		c.writeJSON(w, h)
+	})
+	handle(http.MethodGet, "/api/config", func(w http.ResponseWriter, r *http.Request) { c.writeJSON(w, c.in.RunningConfig()) })
+	handle(http.MethodPut, "/api/config", c.putConfig)
+	handle(http.MethodGet, "/api/certificate", func(w http.ResponseWriter, r *http.Request) {
+		rep, _ := c.in.Certificate(r.Context())
+		c.writeJSON(w, newCertificateJSON(rep))
+	})
+	handle(http.MethodPost, "/api/certificate/trust", func(w http.ResponseWriter, r *http.Request) {
+		results, err := c.in.TrustCertificate()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		c.writeJSON(w, results)
+	})
+	handle(http.MethodPost, "/api/certificate/renew", func(w http.ResponseWriter, r *http.Request) { c.result(w, c.in.RenewCertificate()) })
+	handle(http.MethodPost, "/api/start", func(w http.ResponseWriter, r *http.Request) { c.result(w, c.in.Start()) })
+	handle(http.MethodPost, "/api/stop", func(w http.ResponseWriter, r *http.Request) {
+		// The listener carries this API, so a remote stop pauses relaying
+		// instead of closing the port.
+		c.result(w, c.in.Bridge.Pause())
+	})
+	handle(http.MethodPost, "/api/reload", func(w http.ResponseWriter, r *http.Request) { c.result(w, c.in.Reload()) })
+	handle(http.MethodPost, "/api/show", c.show)
+	handle(http.MethodPost, "/api/consent", c.answerConsent)
+	handle(http.MethodGet, "/api/events", c.streamEvents)
+	handle(http.MethodPost, "/api/sessions/{id}/disconnect", func(w http.ResponseWriter, r *http.Request) {
+		if err := c.in.Disconnect(r.PathValue("id")); err != nil {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	for path, methods := range allowed {
+		allow := strings.Join(methods, ", ")
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			http.Error(w, "405 method not allowed: "+r.Method+" "+r.URL.Path+" takes "+allow, http.StatusMethodNotAllowed)
+		})
+	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "404 not found: no control API call "+r.Method+" "+r.URL.Path, http.StatusNotFound)
+	})
+	return mux
+}
+
+// ServeHTTP checks every request before routing it: no web page, and the
+// secret.
 func (c *controlAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Origin") != "" {
 		// Rate-limited: any page can send these (bridge/refusals.go).
@@ -246,71 +309,33 @@ func (c *controlAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "401 Unauthorized: send the secret from "+controlSecretName+" as Authorization: Bearer …", http.StatusUnauthorized)
 		return
 	}
-	route := r.Method + " " + r.URL.Path
-	switch {
-	case route == "GET /api/info":
-		c.writeJSON(w, c.in.Info())
-	case route == "GET /api/snapshot":
-		c.writeJSON(w, c.in.Snapshot())
-	case route == "GET /api/health":
-		c.writeJSON(w, c.in.Health())
-	case route == "GET /api/config":
-		c.writeJSON(w, c.in.Config())
-	case route == "PUT /api/config":
-		cfg, err := decodeControlConfig(http.MaxBytesReader(w, r.Body, 1<<20))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		err = c.in.applyFromControlAPI(cfg)
-		if _, ok := errors.AsType[*launchChangeError](err); ok {
-			http.Error(w, "403 Forbidden: "+err.Error(), http.StatusForbidden)
-			return
-		}
-		c.result(w, err)
-	case route == "GET /api/certificate":
-		c.writeJSON(w, newCertificateJSON(c.in.Certificate()))
-	case route == "POST /api/certificate/trust":
-		results, err := c.in.TrustCertificate()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		c.writeJSON(w, results)
-	case route == "POST /api/certificate/renew":
-		c.result(w, c.in.RenewCertificate())
-	case route == "POST /api/start":
-		c.result(w, c.in.Start())
-	case route == "POST /api/stop":
-		// The listener carries this API, so a remote stop pauses relaying
-		// instead of closing the port.
-		c.result(w, c.in.Bridge.Pause())
-	case route == "POST /api/reload":
-		c.result(w, c.in.Reload())
-	case route == "POST /api/show":
-		c.mu.Lock()
-		show := c.onShow
-		c.mu.Unlock()
-		if show == nil {
-			http.Error(w, "this Orion Bridge has no window to show", http.StatusConflict)
-			return
-		}
-		show()
-		w.WriteHeader(http.StatusNoContent)
-	case route == "POST /api/consent":
-		c.answerConsent(w, r)
-	case route == "GET /api/events":
-		c.streamEvents(w, r)
-	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/sessions/") && strings.HasSuffix(r.URL.Path, "/disconnect"):
-		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/sessions/"), "/disconnect")
-		if err := c.in.Disconnect(id); err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		http.Error(w, "404 not found: no control API call "+route, http.StatusNotFound)
+	c.mux.ServeHTTP(w, r)
+}
+
+func (c *controlAPI) putConfig(w http.ResponseWriter, r *http.Request) {
+	cfg, err := decodeControlConfig(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
 	}
+	err = c.in.applyFromControlAPI(cfg)
+	if _, ok := errors.AsType[*launchChangeError](err); ok {
+		http.Error(w, "403 Forbidden: "+err.Error(), http.StatusForbidden)
+		return
+	}
+	c.result(w, err)
+}
+
+func (c *controlAPI) show(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	show := c.onShow
+	c.mu.Unlock()
+	if show == nil {
+		http.Error(w, "this Orion Bridge has no window to show", http.StatusConflict)
+		return
+	}
+	show()
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (c *controlAPI) writeJSON(w http.ResponseWriter, v any) {
@@ -377,25 +402,13 @@ func (c *controlAPI) detachPrompter() {
 	}
 }
 
-// AskOrigin implements bridge.Consent for attached remote trays: it
-// publishes the question on the event stream and waits for POST /api/consent.
-func (c *controlAPI) AskOrigin(ctx context.Context, origin string) bridge.ConsentAnswer {
-	ch := make(chan bridge.ConsentAnswer, 1)
-	c.mu.Lock()
-	c.pending[origin] = ch
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.pending, origin)
-		c.mu.Unlock()
-	}()
-	c.in.Bridge.Publish(bridge.Event{Kind: ConsentRequested, Time: time.Now(), Log: bridge.LogEntry{Message: origin}})
-	select {
-	case a := <-ch:
-		return a
-	case <-ctx.Done():
-		return bridge.NoAnswer
-	}
+// AskOrigin implements bridge.Consent for attached remote trays. The
+// bridge has announced the question as a ConsentRequested event on the
+// stream; a remote tray answers with POST /api/consent, which goes to the
+// bridge (AnswerConsent) and ends ctx. So this only waits.
+func (c *controlAPI) AskOrigin(ctx context.Context, _ string) bridge.ConsentAnswer {
+	<-ctx.Done()
+	return bridge.NoAnswer
 }
 
 func (c *controlAPI) answerConsent(w http.ResponseWriter, r *http.Request) {
@@ -409,27 +422,22 @@ func (c *controlAPI) answerConsent(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "answer must be allow-once, always-allow, deny or no-answer", http.StatusBadRequest)
 		return
 	}
-	c.mu.Lock()
-	ch, ok := c.pending[body.Origin]
-	c.mu.Unlock()
-	if !ok {
-		http.Error(w, "no open question about "+body.Origin, http.StatusNotFound)
+	if err := c.in.Bridge.AnswerConsent(body.Origin, answer); err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
 		return
-	}
-	select {
-	case ch <- answer:
-	default: // already answered
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// wireEvent is an event on the control stream.
+// wireEvent is an event on the control stream: Kind is EventKind's name,
+// and the field for that kind is set.
 type wireEvent struct {
-	Kind    string              `json:"kind"`
-	Time    time.Time           `json:"time"`
-	Session *bridge.SessionInfo `json:"session,omitempty"`
-	Log     *bridge.LogEntry    `json:"log,omitempty"`
-	Origin  string              `json:"origin,omitempty"` // consent-requested
+	Kind        string                    `json:"kind"`
+	Time        time.Time                 `json:"time"`
+	Session     *bridge.SessionInfo       `json:"session,omitempty"`
+	Log         *bridge.LogEntry          `json:"log,omitempty"`
+	Certificate *bridge.CertificateChange `json:"certificate,omitempty"` // certificate-changed
+	Origin      string                    `json:"origin,omitempty"`      // consent-requested
 }
 
 func eventJSON(ev bridge.Event) wireEvent {
@@ -439,34 +447,30 @@ func eventJSON(ev bridge.Event) wireEvent {
 		w.Session = &ev.Session
 	case bridge.LogRecord:
 		w.Log = &ev.Log
-	case ConsentRequested:
-		w.Kind, w.Origin = "consent-requested", ev.Log.Message
+	case bridge.CertificateChanged:
+		w.Certificate = &ev.Certificate
+	case bridge.ConsentRequested:
+		w.Origin = ev.Origin
 	}
 	return w
 }
 
+// event decodes a wireEvent; a kind this build does not know (a newer
+// bridge) is an error, and the stream skips it.
 func (w wireEvent) event() (bridge.Event, error) {
-	ev := bridge.Event{Time: w.Time}
-	switch w.Kind {
-	case "session-opened", "session-closed":
-		ev.Kind = bridge.SessionOpened
-		if w.Kind == "session-closed" {
-			ev.Kind = bridge.SessionClosed
-		}
-		if w.Session != nil {
-			ev.Session = *w.Session
-		}
-	case "log":
-		ev.Kind = bridge.LogRecord
-		if w.Log != nil {
-			ev.Log = *w.Log
-		}
-	case "state":
-		ev.Kind = bridge.StateChanged
-	case "consent-requested":
-		ev.Kind, ev.Log.Message = ConsentRequested, w.Origin
-	default:
-		return ev, errors.New("unknown event kind " + w.Kind)
+	kind, ok := bridge.ParseEventKind(w.Kind)
+	if !ok {
+		return bridge.Event{}, errors.New("unknown event kind " + w.Kind)
+	}
+	ev := bridge.Event{Kind: kind, Time: w.Time, Origin: w.Origin}
+	if w.Session != nil {
+		ev.Session = *w.Session
+	}
+	if w.Log != nil {
+		ev.Log = *w.Log
+	}
+	if w.Certificate != nil {
+		ev.Certificate = *w.Certificate
 	}
 	return ev, nil
 }

@@ -35,7 +35,7 @@ func TestControlAPIAccess(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	in := startInstanceWith(t, slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
-	secret, err := readControlSecret(in.Config().DataDir)
+	secret, err := readControlSecret(in.RunningConfig().DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func (a *answering) AskOrigin(_ context.Context, origin string) bridge.ConsentAn
 
 func TestRemoteController(t *testing.T) {
 	in := startInstance(t)
-	cfg := in.Config()
+	cfg := in.RunningConfig()
 	cfg.AllowedOrigins = []string{"https://editor.example.com"}
 	if err := in.ApplyConfig(cfg); err != nil {
 		t.Fatal(err)
@@ -109,12 +109,15 @@ func TestRemoteController(t *testing.T) {
 			t.Fatal("no session-opened event over the control API")
 		}
 	}
-	snap := r.Snapshot()
+	snap, err := r.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !snap.Running || len(snap.Sessions) != 1 || snap.Sessions[0].ID != opened.Session.ID {
 		t.Fatalf("remote snapshot %+v", snap)
 	}
-	if h := r.Health(); h.App != bridge.AppName || len(h.Routes) != 1 {
-		t.Fatalf("remote health %+v", h)
+	if h, err := r.Health(ctx); err != nil || h.App != bridge.AppName || len(h.Routes) != 1 {
+		t.Fatalf("remote health %+v, %v", h, err)
 	}
 	if err := r.Disconnect(opened.Session.ID); err != nil {
 		t.Fatal(err)
@@ -134,8 +137,8 @@ func TestRemoteController(t *testing.T) {
 	if s := connect(t, in, "https://editor.example.com"); s != http.StatusServiceUnavailable {
 		t.Fatalf("while stopped: %d", s)
 	}
-	if r.Snapshot().Running {
-		t.Fatal("a paused bridge reports running")
+	if snap, err := r.Snapshot(ctx); err != nil || snap.Running {
+		t.Fatalf("a paused bridge reports running %v, %v", snap.Running, err)
 	}
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
@@ -158,16 +161,19 @@ func TestRemoteController(t *testing.T) {
 	prompt.mu.Unlock()
 
 	// Config round trip.
-	remoteCfg := r.Config()
+	remoteCfg, err := r.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	remoteCfg.MaxClients = 7
 	if err := r.ApplyConfig(remoteCfg); err != nil {
 		t.Fatal(err)
 	}
-	if in.Config().MaxClients != 7 {
+	if in.RunningConfig().MaxClients != 7 {
 		t.Fatal("the remote config change was not applied")
 	}
-	if rep := r.Certificate(); rep.Status.CAFingerprint == "" {
-		t.Fatalf("remote certificate %+v", rep)
+	if rep, err := r.Certificate(ctx); err != nil || rep.Status.CAFingerprint == "" {
+		t.Fatalf("remote certificate %+v, %v", rep, err)
 	}
 }
 

@@ -12,11 +12,17 @@ import (
 // stream and the controls. The in-process Instance implements it; a bridge
 // running as a service is reached through the same interface remotely, so the
 // UI never knows which it has.
+//
+// The read methods take a context and return an error, as tailscale's
+// client/local does: through Remote the bridge may be unreachable (the
+// service stopped, the port closed), and a zero value would be shown as
+// if it were the bridge's state, an empty config saved over the real one.
+// Instance's never fail.
 type Controller interface {
 	// Snapshot lists live sessions with their counters, and the totals.
-	Snapshot() bridge.Snapshot
+	Snapshot(ctx context.Context) (bridge.Snapshot, error)
 	// Health probes each route's engine and reports the certificate.
-	Health() bridge.Health
+	Health(ctx context.Context) (bridge.Health, error)
 	// Subscribe streams session events and log records until ctx is done,
 	// then closes the channel. A slow reader loses events, never blocks.
 	Subscribe(ctx context.Context, buffer int) <-chan bridge.Event
@@ -28,7 +34,7 @@ type Controller interface {
 	Disconnect(id string) error
 
 	// Config is the configuration in force; ConfigPath is where it is saved.
-	Config() config.Config
+	Config(ctx context.Context) (config.Config, error)
 	ConfigPath() string
 	// ApplyConfig validates cfg, saves it to ConfigPath and applies it,
 	// restarting the listener when the port or routes changed.
@@ -39,7 +45,9 @@ type Controller interface {
 	SetConsent(c bridge.Consent)
 
 	// Certificate reports the certificate and the trust of every store.
-	Certificate() CertificateReport
+	// A failed trust check is CertificateReport.Err; the error is for a
+	// bridge that could not be asked at all.
+	Certificate(ctx context.Context) (CertificateReport, error)
 	// TrustCertificate installs the CA in the user's trust stores.
 	TrustCertificate() ([]certs.StoreResult, error)
 	// RenewCertificate issues a new leaf now.

@@ -83,7 +83,8 @@ func NewInstance(version string, cfg config.Config, handler slog.Handler) (*Inst
 	in.Bridge, in.log = b, b.Logger()
 	// A crashed engine's sessions learn why (Bridge.EngineExited).
 	in.engines = engine.New(in.log, cfg.Routes, b.EngineExited)
-	certOpts := certs.Options{Logger: in.log}
+	// The tray learns of a new certificate from a typed event, not the log.
+	certOpts := certs.Options{Logger: in.log, OnChange: in.publishCertificateChange}
 	if cfg.CertFile != "" {
 		in.Certs, err = certs.OpenExternal(cfg.CertFile, cfg.KeyFile, certOpts)
 	} else {
@@ -146,7 +147,7 @@ func (in *Instance) SetSources(sources map[string]string) {
 
 // saveConsent keeps an "Always allow" or "Deny" across restarts.
 func (in *Instance) saveConsent(origin string, answer bridge.ConsentAnswer) {
-	cfg := in.Config()
+	cfg := in.RunningConfig()
 	switch answer {
 	case bridge.AlwaysAllow:
 		cfg.AllowedOrigins = appendNew(cfg.AllowedOrigins, origin)
@@ -168,11 +169,13 @@ func appendNew(list []string, v string) []string {
 	return append(slices.Clone(list), v)
 }
 
-// Snapshot implements Controller.
-func (in *Instance) Snapshot() bridge.Snapshot { return in.Bridge.Snapshot() }
+// Snapshot implements Controller; in process it never fails.
+func (in *Instance) Snapshot(context.Context) (bridge.Snapshot, error) {
+	return in.Bridge.Snapshot(), nil
+}
 
-// Health implements Controller.
-func (in *Instance) Health() bridge.Health { return in.Bridge.Health() }
+// Health implements Controller; in process it never fails.
+func (in *Instance) Health(context.Context) (bridge.Health, error) { return in.Bridge.Health(), nil }
 
 // Subscribe implements Controller.
 func (in *Instance) Subscribe(ctx context.Context, buffer int) <-chan bridge.Event {
@@ -202,8 +205,12 @@ func (in *Instance) Stop() error {
 // Disconnect implements Controller.
 func (in *Instance) Disconnect(id string) error { return in.Bridge.Disconnect(id) }
 
-// Config implements Controller.
-func (in *Instance) Config() config.Config {
+// Config implements Controller; in process it never fails.
+func (in *Instance) Config(context.Context) (config.Config, error) { return in.RunningConfig(), nil }
+
+// RunningConfig is the configuration in force, for code that holds the
+// Instance itself and so cannot find it unreachable.
+func (in *Instance) RunningConfig() config.Config {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.cfg
@@ -308,22 +315,23 @@ func (in *Instance) Info() Info {
 		ConfigPath: in.configPath, LogDir: in.logDir, ManagedKeys: in.managedKeysLocked()}
 }
 
-// Certificate implements Controller.
-func (in *Instance) Certificate() CertificateReport {
+// Certificate implements Controller; in process it never fails (a failed
+// trust check is the report's Err).
+func (in *Instance) Certificate(context.Context) (CertificateReport, error) {
 	r := CertificateReport{Status: in.Certs.Status()}
 	if r.Status.External {
 		r.Trusted = in.refreshTrust(0)
-		return r
+		return r, nil
 	}
 	r.Stores, r.Err = certs.CheckTrust(in.certDir)
 	r.Trusted = r.Err == nil && certs.Trusted(r.Stores)
-	return r
+	return r, nil
 }
 
 // TrustCertificate implements Controller: the user's stores, which need no
 // administrator rights.
 func (in *Instance) TrustCertificate() ([]certs.StoreResult, error) {
-	if in.Config().CertFile != "" {
+	if in.RunningConfig().CertFile != "" {
 		return nil, fmt.Errorf("the certificate is externally managed (cert_file): trust it through your PKI")
 	}
 	results, err := certs.Install(in.certDir, certs.ScopeUser)
@@ -351,6 +359,15 @@ func dataDirError(dataDir string, err error) error {
 		oe.Fix = "choose a data_dir only you can write, or remove " + oe.Path
 	}
 	return oe
+}
+
+// publishCertificateChange is the certificate source's OnChange: it puts
+// the change on the bridge's event bus, where the tray (in process or
+// through the control API) refreshes its Certificate tab at once.
+func (in *Instance) publishCertificateChange(c certs.Change) {
+	in.Bridge.Publish(bridge.Event{Kind: bridge.CertificateChanged, Time: time.Now(), Certificate: bridge.CertificateChange{
+		What: c.Kind.String(), Reason: c.Reason, Serial: c.Serial, NotAfter: c.NotAfter, Fingerprint: c.Fingerprint, Path: c.Path,
+	}})
 }
 
 // EngineStatus describes the engines this instance runs for its routes.

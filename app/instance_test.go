@@ -87,14 +87,14 @@ func dialSession(t *testing.T, in *Instance, origin string) *websocket.Conn {
 
 func dialInstance(t *testing.T, in *Instance, origin string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
-	pem, err := os.ReadFile(filepath.Join(in.Config().DataDir, "certs", "ca.pem"))
+	pem, err := os.ReadFile(filepath.Join(in.RunningConfig().DataDir, "certs", "ca.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
-	return d.Dial(in.Snapshot().Endpoint+"/ws", http.Header{"Origin": {origin}})
+	return d.Dial(in.Bridge.Snapshot().Endpoint+"/ws", http.Header{"Origin": {origin}})
 }
 
 func TestApplyConfigSavesAndApplies(t *testing.T) {
@@ -103,7 +103,7 @@ func TestApplyConfigSavesAndApplies(t *testing.T) {
 	if s := connect(t, in, origin); s != http.StatusForbidden {
 		t.Fatalf("before: %d", s)
 	}
-	cfg := in.Config()
+	cfg := in.RunningConfig()
 	cfg.AllowedOrigins = []string{origin}
 	if err := in.ApplyConfig(cfg); err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestApplyConfigSavesAndApplies(t *testing.T) {
 	if err := in.ApplyConfig(cfg); err == nil || !strings.Contains(err.Error(), "max_clients") {
 		t.Fatalf("invalid config: %v", err)
 	}
-	if in.Config().MaxClients == 0 {
+	if in.RunningConfig().MaxClients == 0 {
 		t.Fatal("an invalid config was applied")
 	}
 }
@@ -148,7 +148,7 @@ func TestConsentAnswersAreSaved(t *testing.T) {
 			if s := connect(t, in, "https://shop.example.com"); s != tt.status {
 				t.Fatalf("status %d, want %d", s, tt.status)
 			}
-			cfg := in.Config()
+			cfg := in.RunningConfig()
 			if !slices.Equal(cfg.AllowedOrigins, tt.allowed) || !slices.Equal(cfg.DeniedOrigins, tt.denied) {
 				t.Fatalf("config allowed %v denied %v", cfg.AllowedOrigins, cfg.DeniedOrigins)
 			}
@@ -183,7 +183,7 @@ func TestSubscribeEndsWithContext(t *testing.T) {
 func TestCertificateReportAndTrust(t *testing.T) {
 	testutil.SetHome(t)
 	in := startInstance(t)
-	r := in.Certificate()
+	r, _ := in.Certificate(context.Background())
 	if r.Trusted || r.Err != nil || len(r.Stores) == 0 || r.Status.CAFingerprint == "" {
 		t.Fatalf("report %+v", r)
 	}
@@ -196,10 +196,10 @@ func TestCertificateReportAndTrust(t *testing.T) {
 	if _, err := in.TrustCertificate(); err != nil {
 		t.Fatal(err)
 	}
-	if r := in.Certificate(); !r.Trusted {
+	if r, _ := in.Certificate(context.Background()); !r.Trusted {
 		t.Fatalf("after TrustCertificate: %+v", r.Stores)
 	}
-	if in.LogDir() != filepath.Join(in.Config().DataDir, "logs") {
+	if in.LogDir() != filepath.Join(in.RunningConfig().DataDir, "logs") {
 		t.Fatalf("log dir %s", in.LogDir())
 	}
 }

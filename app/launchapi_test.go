@@ -3,6 +3,7 @@ package app
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -21,13 +22,16 @@ import (
 // back with other keys changed) still works.
 func TestControlAPIRefusesLaunchChanges(t *testing.T) {
 	in := startInstance(t)
-	r, err := Attach(in.Config(), in.Bridge.Port())
+	r, err := Attach(in.RunningConfig(), in.Bridge.Port())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	marker := filepath.Join(t.TempDir(), "ran")
-	cfg := r.Config()
+	cfg, err := r.Config(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.Routes[0].Launch = []string{"/bin/sh", "-c", "touch " + marker + "; sleep 600"}
 	cfg.Routes[0].LaunchEnv = map[string]string{"X": "y"}
 	err = r.ApplyConfig(cfg)
@@ -36,7 +40,7 @@ func TestControlAPIRefusesLaunchChanges(t *testing.T) {
 			t.Errorf("PUT with launch: %v; want it to contain %q", err, want)
 		}
 	}
-	if got := in.Config().Routes[0].Launch; got != nil {
+	if got := in.RunningConfig().Routes[0].Launch; got != nil {
 		t.Errorf("the running config now launches %q", got)
 	}
 	if b, err := os.ReadFile(in.ConfigPath()); err == nil && strings.Contains(string(b), "launch") {
@@ -47,12 +51,14 @@ func TestControlAPIRefusesLaunchChanges(t *testing.T) {
 	}
 
 	// The Settings tab's save: the running config, launch keys as they are.
-	cfg = r.Config()
+	if cfg, err = r.Config(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	cfg.MaxClients = 7
 	if err := r.ApplyConfig(cfg); err != nil {
 		t.Fatalf("saving other keys with the launch keys unchanged: %v", err)
 	}
-	if in.Config().MaxClients != 7 {
+	if in.RunningConfig().MaxClients != 7 {
 		t.Error("max_clients not applied")
 	}
 }
@@ -149,7 +155,7 @@ func TestLaunchEnvNeverShown(t *testing.T) {
 	os.Chmod(filepath.Join(in.LogDir(), LogFileName), 0o600)
 
 	var bundle bytes.Buffer
-	if err := WriteSupportBundle(&bundle, in); err != nil {
+	if err := WriteSupportBundle(context.Background(), &bundle, in); err != nil {
 		t.Fatal(err)
 	}
 	z, err := zip.NewReader(bytes.NewReader(bundle.Bytes()), int64(bundle.Len()))

@@ -3,6 +3,7 @@ package app
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"orionbridge/internal/testutil"
@@ -42,14 +43,14 @@ func TestLogRotationAtTheCap(t *testing.T) {
 func TestSupportBundle(t *testing.T) {
 	testutil.SetHome(t)
 	in := startInstance(t)
-	cfg := in.Config()
+	cfg := in.RunningConfig()
 	cfg.Token = "s3cret-token-value"
 	if err := in.ApplyConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WriteFile(t, filepath.Join(in.LogDir(), LogFileName), `{"msg":"a line that somehow holds s3cret-token-value"}`+"\n")
 	var buf bytes.Buffer
-	if err := WriteSupportBundle(&buf, in); err != nil {
+	if err := WriteSupportBundle(context.Background(), &buf, in); err != nil {
 		t.Fatal(err)
 	}
 	z, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))

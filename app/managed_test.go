@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"orionbridge/config"
 	"orionbridge/config/configtest"
@@ -52,14 +53,17 @@ func TestApplyConfigRespectsManagedKeys(t *testing.T) {
 	configtest.UseManagedConfig(t, "max_clients = 5\n")
 	in := startInstance(t)
 	user := in.ConfigPath()
-	testutil.WriteFile(t, user, "max_clients = 50\nmax_message_bytes = 1000\n")
+	// The instance's own port: a reload onto the default 21443 would test
+	// whatever else holds that port.
+	port := in.RunningConfig().Port
+	testutil.WriteFile(t, user, fmt.Sprintf("port = %d\nfallback_ports = []\nmax_clients = 50\nmax_message_bytes = 1000\n", port))
 	if err := in.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if got := in.Info().ManagedKeys; !slices.Equal(got, []string{"max_clients"}) {
 		t.Fatalf("managed keys %v", got)
 	}
-	cfg := in.Config()
+	cfg := in.RunningConfig()
 	if cfg.MaxClients != 5 || cfg.MaxMessageBytes != 1000 {
 		t.Fatalf("config in force %+v", cfg)
 	}
@@ -86,7 +90,7 @@ func TestConfigEditAppliedLive(t *testing.T) {
 	testutil.SetHome(t)
 	configtest.UseManagedConfig(t, "")
 	in := startInstance(t)
-	cfg := in.Config()
+	cfg := in.RunningConfig()
 	cfg.AllowedOrigins = []string{"https://editor.example.com"}
 	if err := in.ApplyConfig(cfg); err != nil {
 		t.Fatal(err)

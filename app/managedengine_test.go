@@ -44,14 +44,14 @@ func TestManagedEngine(t *testing.T) {
 			t.Fatalf("status %+v", st)
 		}
 		checkOwnProcessGroup(t, st.PID)
-		h := in.Health()
+		h := in.Bridge.Health()
 		if h.Routes[0].Engine != "running" || !h.Routes[0].Reachable {
 			t.Errorf("health routes %+v", h.Routes)
 		}
 		if doc, _ := json.Marshal(h); !strings.Contains(string(doc), `"engine":"running"`) {
 			t.Errorf("/health JSON %s", doc)
 		}
-		if snap := in.Snapshot(); snap.Engines["/ws"] != "running" {
+		if snap := in.Bridge.Snapshot(); snap.Engines["/ws"] != "running" {
 			t.Errorf("snapshot engines %v", snap.Engines)
 		}
 		if got := echoThroughBridge(t, in, "hello engine"); got != "hello engine" {
@@ -77,7 +77,7 @@ func TestManagedEngine(t *testing.T) {
 		if r := logs.find("engine stopped"); len(r) != 1 || r[0]["status"] != "exit status 0" {
 			t.Errorf("stop records %v", r)
 		}
-		if s := in.engines.State("/ws"); s != "stopped" || in.Health().Routes[0].Engine != "stopped" {
+		if s := in.engines.State("/ws"); s != "stopped" || in.Bridge.Health().Routes[0].Engine != "stopped" {
 			t.Errorf("state after Stop %q", s)
 		}
 	})
@@ -185,7 +185,7 @@ func TestManagedEngine(t *testing.T) {
 		if len(r) < 2 || !strings.Contains(r[0]["err"], engine.FormatCommand(launch)) || r[0]["retry_in"] != "20ms" || r[1]["retry_in"] != "40ms" {
 			t.Errorf("failure records %v", r)
 		}
-		if h := in.Health(); h.Routes[0].Engine != "failed" && h.Routes[0].Engine != "restarting" {
+		if h := in.Bridge.Health(); h.Routes[0].Engine != "failed" && h.Routes[0].Engine != "restarting" {
 			t.Errorf("health engine %q", h.Routes[0].Engine)
 		}
 	})
@@ -236,7 +236,7 @@ func TestManagedEngine(t *testing.T) {
 		testutil.WaitFor(t, "the engine to run", func() bool { return in.engines.State("/ws") == "running" })
 		old := engineStatus(t, in).PID
 
-		cfg := in.Config()
+		cfg := in.RunningConfig()
 		cfg.AllowedOrigins = []string{"https://editor.example.com"} // not an engine change
 		if err := in.ApplyConfig(cfg); err != nil {
 			t.Fatal(err)
@@ -394,7 +394,7 @@ func engineStatus(t *testing.T, in *Instance) engine.Status {
 // echoThroughBridge sends msg through the bridge's /ws session and returns the reply.
 func echoThroughBridge(t *testing.T, in *Instance, msg string) string {
 	t.Helper()
-	pem, err := os.ReadFile(filepath.Join(in.Config().DataDir, "certs", "ca.pem"))
+	pem, err := os.ReadFile(filepath.Join(in.RunningConfig().DataDir, "certs", "ca.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}

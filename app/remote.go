@@ -6,9 +6,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,8 +36,10 @@ type Remote struct {
 	dialer websocket.Dialer
 	info   Info
 
-	mu           sync.Mutex
-	stopConsent  context.CancelFunc
+	mu          sync.Mutex
+	stopConsent context.CancelFunc
+	// consentAlive counts the consent stream and every question it is
+	// asking this process about; SetConsent and Close wait for them.
 	consentAlive sync.WaitGroup
 }
 
@@ -68,7 +73,7 @@ func Attach(cfg config.Config, port int) (*Remote, error) {
 		client: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}},
 		dialer: websocket.Dialer{TLSClientConfig: tlsConf, HandshakeTimeout: 10 * time.Second},
 	}
-	if err := r.call(http.MethodGet, "/api/info", nil, &r.info); err != nil {
+	if err := r.call(context.Background(), http.MethodGet, "/api/info", nil, &r.info); err != nil {
 		return nil, fmt.Errorf("attach to %s: %w", r.base, err)
 	}
 	return r, nil
@@ -79,7 +84,7 @@ func (r *Remote) Info() Info { return r.info }
 
 // call sends one request; in, when set, is sent as JSON, and a JSON answer
 // is decoded into out.
-func (r *Remote) call(method, path string, in, out any) error {
+func (r *Remote) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -88,7 +93,7 @@ func (r *Remote) call(method, path string, in, out any) error {
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, r.base+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, r.base+path, body)
 	if err != nil {
 		return err
 	}
@@ -103,27 +108,30 @@ func (r *Remote) call(method, path string, in, out any) error {
 		return fmt.Errorf("%s", strings.TrimSpace(string(msg)))
 	}
 	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return fmt.Errorf("%s %s: decode the answer: %w", method, path, err)
+		}
 	}
 	return nil
 }
 
-// Snapshot implements Controller; an unreachable bridge shows as stopped.
-func (r *Remote) Snapshot() bridge.Snapshot {
+// Snapshot implements Controller. The error says the bridge could not be
+// reached, or did not answer as expected.
+func (r *Remote) Snapshot(ctx context.Context) (bridge.Snapshot, error) {
 	var s bridge.Snapshot
-	if r.call(http.MethodGet, "/api/snapshot", nil, &s) != nil {
-		return bridge.Snapshot{}
+	if err := r.call(ctx, http.MethodGet, "/api/snapshot", nil, &s); err != nil {
+		return bridge.Snapshot{}, err
 	}
-	return s
+	return s, nil
 }
 
 // Health implements Controller.
-func (r *Remote) Health() bridge.Health {
+func (r *Remote) Health(ctx context.Context) (bridge.Health, error) {
 	var h bridge.Health
-	if err := r.call(http.MethodGet, "/api/health", nil, &h); err != nil {
-		return bridge.Health{Status: "unreachable: " + err.Error()}
+	if err := r.call(ctx, http.MethodGet, "/api/health", nil, &h); err != nil {
+		return bridge.Health{}, err
 	}
-	return h
+	return h, nil
 }
 
 // Subscribe implements Controller. The stream reconnects after a restart of
@@ -145,9 +153,9 @@ func (r *Remote) Subscribe(ctx context.Context, buffer int) <-chan bridge.Event 
 // stream reads the event stream at path, reconnecting with a pause, and
 // calls fn for each event until ctx is done.
 func (r *Remote) stream(ctx context.Context, path string, fn func(bridge.Event)) {
-	url := "wss" + strings.TrimPrefix(r.base, "https") + path
+	wsURL := "wss" + strings.TrimPrefix(r.base, "https") + path
 	for ctx.Err() == nil {
-		ws, _, err := r.dialer.DialContext(ctx, url, http.Header{"Authorization": {r.auth}})
+		ws, _, err := r.dialer.DialContext(ctx, wsURL, http.Header{"Authorization": {r.auth}})
 		if err == nil {
 			stop := context.AfterFunc(ctx, func() { ws.Close() })
 			for {
@@ -170,22 +178,29 @@ func (r *Remote) stream(ctx context.Context, path string, fn func(bridge.Event))
 }
 
 // Start implements Controller.
-func (r *Remote) Start() error { return r.call(http.MethodPost, "/api/start", nil, nil) }
+func (r *Remote) Start() error {
+	return r.call(context.Background(), http.MethodPost, "/api/start", nil, nil)
+}
 
 // Stop implements Controller: the remote bridge pauses, closing sessions
 // with 1001, and keeps its port so it can be started again.
-func (r *Remote) Stop() error { return r.call(http.MethodPost, "/api/stop", nil, nil) }
+func (r *Remote) Stop() error {
+	return r.call(context.Background(), http.MethodPost, "/api/stop", nil, nil)
+}
 
 // Disconnect implements Controller.
 func (r *Remote) Disconnect(id string) error {
-	return r.call(http.MethodPost, "/api/sessions/"+id+"/disconnect", nil, nil)
+	return r.call(context.Background(), http.MethodPost, "/api/sessions/"+url.PathEscape(id)+"/disconnect", nil, nil)
 }
 
-// Config implements Controller.
-func (r *Remote) Config() config.Config {
+// Config implements Controller. An unreachable bridge is an error, never
+// an empty config a caller could save over the real one.
+func (r *Remote) Config(ctx context.Context) (config.Config, error) {
 	var c config.Config
-	_ = r.call(http.MethodGet, "/api/config", nil, &c)
-	return c
+	if err := r.call(ctx, http.MethodGet, "/api/config", nil, &c); err != nil {
+		return config.Config{}, err
+	}
+	return c, nil
 }
 
 // ConfigPath implements Controller.
@@ -196,11 +211,13 @@ func (r *Remote) ApplyConfig(cfg config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	return r.call(http.MethodPut, "/api/config", cfg, nil)
+	return r.call(context.Background(), http.MethodPut, "/api/config", cfg, nil)
 }
 
 // SetConsent implements Controller: while c is set, the remote bridge asks
-// this process about unknown origins.
+// this process about unknown origins. Each question is asked on a goroutine
+// of its own (the stream must keep reading meanwhile), counted in
+// consentAlive: replacing or removing c, and Close, end them and wait.
 func (r *Remote) SetConsent(c bridge.Consent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -214,47 +231,62 @@ func (r *Remote) SetConsent(c bridge.Consent) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stopConsent = cancel
-	r.consentAlive.Add(1)
-	go func() {
-		defer r.consentAlive.Done()
+	r.consentAlive.Go(func() {
 		r.stream(ctx, "/api/events?consent=1", func(ev bridge.Event) {
-			if ev.Kind != ConsentRequested {
+			if ev.Kind != bridge.ConsentRequested {
 				return
 			}
-			origin := ev.Log.Message
-			go func() {
-				// The bridge gives up after its own wait; so does the prompt.
-				askCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				defer cancel()
-				answer := c.AskOrigin(askCtx, origin)
-				_ = r.call(http.MethodPost, "/api/consent", consentAnswerBody{Origin: origin, Answer: consentAnswerName(answer)}, nil)
-			}()
+			// Added while the stream's own count is held, so never to a
+			// WaitGroup that SetConsent already waits on at zero.
+			r.consentAlive.Go(func() { r.askConsent(ctx, c, ev.Origin) })
 		})
-	}()
+	})
+}
+
+// consentPostWait bounds posting an answer: Close waits for it.
+const consentPostWait = 5 * time.Second
+
+// askConsent asks c about origin and posts the answer. The bridge gives up
+// after bridge.ConsentWait; so does the prompt here.
+func (r *Remote) askConsent(ctx context.Context, c bridge.Consent, origin string) {
+	askCtx, cancel := context.WithTimeout(ctx, bridge.ConsentWait)
+	defer cancel()
+	answer := c.AskOrigin(askCtx, origin)
+	// Posted even when this process detaches (ctx done, answer NoAnswer):
+	// the browser's request is then refused at once rather than after the
+	// bridge's whole wait. Bounded, as SetConsent and Close wait for it.
+	postCtx, cancelPost := context.WithTimeout(context.WithoutCancel(ctx), consentPostWait)
+	defer cancelPost()
+	body := consentAnswerBody{Origin: origin, Answer: consentAnswerName(answer)}
+	if err := r.call(postCtx, http.MethodPost, "/api/consent", body, nil); err != nil {
+		// Most often the question ended meanwhile (timed out, or the
+		// bridge stopped): nothing to do but say so.
+		slog.Debug("consent answer not delivered", "origin", origin, "answer", body.Answer, "err", err)
+	}
 }
 
 // Certificate implements Controller.
-func (r *Remote) Certificate() CertificateReport {
+func (r *Remote) Certificate(ctx context.Context) (CertificateReport, error) {
 	var j certificateJSON
-	if err := r.call(http.MethodGet, "/api/certificate", nil, &j); err != nil {
-		return CertificateReport{Err: err}
+	if err := r.call(ctx, http.MethodGet, "/api/certificate", nil, &j); err != nil {
+		return CertificateReport{}, err
 	}
 	if j.Err != "" {
-		j.Report.Err = fmt.Errorf("%s", j.Err)
+		j.Report.Err = errors.New(j.Err)
 	}
-	return j.Report
+	return j.Report, nil
 }
 
 // TrustCertificate implements Controller.
 func (r *Remote) TrustCertificate() ([]certs.StoreResult, error) {
 	var results []certs.StoreResult
-	err := r.call(http.MethodPost, "/api/certificate/trust", nil, &results)
+	err := r.call(context.Background(), http.MethodPost, "/api/certificate/trust", nil, &results)
 	return results, err
 }
 
 // RenewCertificate implements Controller.
 func (r *Remote) RenewCertificate() error {
-	return r.call(http.MethodPost, "/api/certificate/renew", nil, nil)
+	return r.call(context.Background(), http.MethodPost, "/api/certificate/renew", nil, nil)
 }
 
 // LogDir implements Controller.
@@ -268,4 +300,6 @@ func (r *Remote) Close() {
 
 // ShowDashboard asks a tray app that runs the bridge to bring its dashboard
 // forward (a second start of the tray app does this).
-func (r *Remote) ShowDashboard() error { return r.call(http.MethodPost, "/api/show", nil, nil) }
+func (r *Remote) ShowDashboard() error {
+	return r.call(context.Background(), http.MethodPost, "/api/show", nil, nil)
+}

@@ -84,7 +84,7 @@ func (in *Instance) refreshTrust(maxAge time.Duration) bool {
 // checkTrust asks the browser trust stores about our CA, or, for a
 // certificate from the company's PKI, whether the system roots accept it.
 func (in *Instance) checkTrust() bool {
-	if in.Config().CertFile == "" {
+	if in.RunningConfig().CertFile == "" {
 		stores, err := certs.CheckTrust(in.certDir)
 		return err == nil && certs.Trusted(stores)
 	}

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -42,8 +43,10 @@ type Consent interface {
 }
 
 const (
-	// consentWait is how long an upgrade waits for the operator.
-	consentWait = 30 * time.Second
+	// ConsentWait is how long an upgrade waits for the operator. A prompt in
+	// another process (app.Remote) gives up after it too, so it never asks
+	// a question the bridge no longer waits for.
+	ConsentWait = 30 * time.Second
 	// consentCooldown keeps a refused origin from prompting again, so no
 	// site can spam the operator.
 	consentCooldown = 10 * time.Minute
@@ -52,27 +55,40 @@ const (
 // consentGate asks at most one question per origin at a time, shares the
 // answer with every request waiting on it, and remembers refusals.
 type consentGate struct {
-	wait     time.Duration // consentWait; shorter in tests
+	wait     time.Duration // ConsentWait; shorter in tests
 	coolFor  time.Duration // consentCooldown; likewise
 	mu       sync.Mutex
 	asking   map[string]*consentQuestion
-	cancels  map[string]context.CancelFunc // open prompts, ended by cancelAll
-	cooldown map[string]time.Time          // origin → no prompt before this time
-	allowed  map[string]bool               // AllowOnce answers, for the life of the process
+	cooldown map[string]time.Time // origin → no prompt before this time
+	allowed  map[string]bool      // AllowOnce answers, for the life of the process
 	now      func() time.Time
+
+	// testHookAsking, when set, runs after a new question is registered and
+	// before its prompt is asked: tests stop the bridge exactly there.
+	testHookAsking func()
 }
 
+// consentQuestion is one open question. Its prompt's context is made with
+// the question, under the same lock, so a cancelAll at any moment after
+// the question exists ends its prompt.
 type consentQuestion struct {
+	ctx    context.Context // the prompt's; ends after wait, cancelAll or an answer
+	cancel context.CancelFunc
 	done   chan struct{}
 	answer ConsentAnswer
+
+	// given is an answer delivered through answer (the control API) rather
+	// than by the prompt; ended is set by cancelAll, after which no answer
+	// is taken: nobody may be let in by a late click.
+	given *ConsentAnswer
+	ended bool
 }
 
 func newConsentGate() *consentGate {
 	return &consentGate{
-		wait:     consentWait,
+		wait:     ConsentWait,
 		coolFor:  consentCooldown,
 		asking:   make(map[string]*consentQuestion),
-		cancels:  make(map[string]context.CancelFunc),
 		cooldown: make(map[string]time.Time),
 		allowed:  make(map[string]bool),
 		now:      time.Now,
@@ -82,7 +98,9 @@ func newConsentGate() *consentGate {
 // ask returns the operator's answer for origin, asking c unless a question
 // is already open (then it waits for that one) or the origin is cooling
 // down (then NoAnswer at once). The wait ends after g.wait or with ctx.
-func (g *consentGate) ask(ctx context.Context, c Consent, origin string) (ConsentAnswer, bool) {
+// announce, when set, is called once for a new question, before c is
+// asked: the bridge publishes ConsentRequested there.
+func (g *consentGate) ask(ctx context.Context, c Consent, origin string, announce func(origin string)) (ConsentAnswer, bool) {
 	g.mu.Lock()
 	if g.allowed[origin] {
 		g.mu.Unlock()
@@ -94,7 +112,14 @@ func (g *consentGate) ask(ctx context.Context, c Consent, origin string) (Consen
 	}
 	q, waiting := g.asking[origin]
 	if !waiting {
+		// The question outlives the request that raised it only by wait;
+		// the prompt closes when its context ends. The context is made
+		// here, with the question, so that cancelAll finds it the moment
+		// the question is visible: registering it later left a window in
+		// which a Stop missed the prompt and it stayed open for the whole
+		// wait.
 		q = &consentQuestion{done: make(chan struct{})}
+		q.ctx, q.cancel = context.WithTimeout(context.WithoutCancel(ctx), g.wait)
 		g.asking[origin] = q
 	}
 	g.mu.Unlock()
@@ -107,16 +132,22 @@ func (g *consentGate) ask(ctx context.Context, c Consent, origin string) (Consen
 			return NoAnswer, false
 		}
 	}
-	// The question outlives the request that raised it only by wait; the
-	// prompt closes when its context ends.
-	askCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.wait)
-	g.mu.Lock()
-	g.cancels[origin] = cancel
-	g.mu.Unlock()
-	answer := c.AskOrigin(askCtx, origin)
-	cancel()
+	if g.testHookAsking != nil {
+		g.testHookAsking()
+	}
+	if announce != nil {
+		announce(origin)
+	}
+	answer := c.AskOrigin(q.ctx, origin)
+	q.cancel()
 
 	g.mu.Lock()
+	if q.given != nil && answer == NoAnswer {
+		answer = *q.given // answered through answer: the prompt saw its context end
+	}
+	if q.ended {
+		answer = NoAnswer // stopped or paused: a click that raced the stop counts for nothing
+	}
 	switch answer {
 	case AllowOnce:
 		g.allowed[origin] = true
@@ -124,11 +155,26 @@ func (g *consentGate) ask(ctx context.Context, c Consent, origin string) (Consen
 		g.cooldown[origin] = g.now().Add(g.coolFor)
 	}
 	delete(g.asking, origin)
-	delete(g.cancels, origin)
 	q.answer = answer
 	close(q.done)
 	g.mu.Unlock()
 	return answer, true
+}
+
+// answer delivers an answer to the open question about origin from
+// outside its prompt (the control API, for a tray in another process): the
+// prompt's context ends and ask returns this answer. It reports false when
+// no question about origin is open or it was ended or already answered.
+func (g *consentGate) answer(origin string, a ConsentAnswer) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	q, ok := g.asking[origin]
+	if !ok || q.ended || q.given != nil {
+		return false
+	}
+	q.given = &a
+	q.cancel()
+	return true
 }
 
 // admitOrigin decides about an Origin: allowed, denied, or, when asking is
@@ -146,7 +192,9 @@ func (b *Bridge) admitOrigin(r *http.Request, st *settings, origin string, port 
 		return false, notAllowed
 	}
 	b.log.Info("asking the operator about an unknown origin", "origin", origin)
-	answer, asked := b.gate.ask(r.Context(), hook.Consent, origin)
+	answer, asked := b.gate.ask(r.Context(), hook.Consent, origin, func(origin string) {
+		b.bus.publish(Event{Kind: ConsentRequested, Time: time.Now(), Origin: origin})
+	})
 	if asked {
 		b.log.Info("the operator answered", "origin", origin, "answer", answer.String())
 		if (answer == AlwaysAllow || answer == Deny) && st.opts.OnConsent != nil {
@@ -171,7 +219,20 @@ func (b *Bridge) admitOrigin(r *http.Request, st *settings, origin string, port 
 func (g *consentGate) cancelAll() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, cancel := range g.cancels {
-		cancel()
+	for _, q := range g.asking {
+		q.ended = true
+		q.cancel()
 	}
+}
+
+// AnswerConsent answers the open question about origin as the operator
+// would through the prompt, for a prompt shown by another process (the
+// control API's remote tray). The question was announced as a
+// ConsentRequested event. It fails when no question about origin is open,
+// e.g. it timed out, was answered, or the bridge stopped meanwhile.
+func (b *Bridge) AnswerConsent(origin string, answer ConsentAnswer) error {
+	if !b.gate.answer(origin, answer) {
+		return fmt.Errorf("no open question about %s: it was answered, timed out after %s, or the bridge stopped", origin, b.gate.wait)
+	}
+	return nil
 }

@@ -245,3 +245,98 @@ func TestLateSubscriberGetsRecentLogs(t *testing.T) {
 		t.Fatalf("first replayed record %q", ev.Log.Message)
 	}
 }
+
+// A Stop or Pause that runs cancelAll after a new question was registered
+// but before its prompt was asked must still end that prompt. The prompt's
+// cancel func used to be registered in a second critical section, so a
+// cancelAll in between found none and the request waited the whole wait.
+func TestCancelAllWhileAQuestionIsSetUp(t *testing.T) {
+	c := &scriptedConsent{answer: NoAnswer}
+	b, _ := consentBridge(t, c, nil)
+	b.gate.wait = time.Hour
+	b.gate.testHookAsking = b.gate.cancelAll // as Stop and Pause do, in the window
+	status := make(chan int, 1)
+	go func() {
+		s, _ := dialStatus(t, b, shopOrigin)
+		status <- s
+	}()
+	select {
+	case s := <-status:
+		if s != http.StatusForbidden {
+			t.Fatalf("the request got %d, want 403", s)
+		}
+	case <-time.After(10 * time.Second): // hang guard: the prompt stays open for the wait
+		b.gate.cancelAll() // the cancel is registered by now: end the prompt
+		<-status
+		t.Fatal("cancelAll in the window between registering the question and asking missed the prompt")
+	}
+}
+
+// The bridge announces each new question as a typed ConsentRequested event
+// naming the origin, once however many requests wait on it; another process
+// answers it with AnswerConsent.
+func TestConsentRequestedAndAnswerConsent(t *testing.T) {
+	tests := []struct {
+		answer ConsentAnswer
+		status int
+		saved  string
+	}{
+		{AllowOnce, 101, ""},
+		{AlwaysAllow, 101, "always allow " + shopOrigin},
+		{Deny, 403, "deny " + shopOrigin},
+		{NoAnswer, 403, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.answer.String(), func(t *testing.T) {
+			c := &scriptedConsent{answer: NoAnswer} // a prompt nobody clicks
+			b, saved := consentBridge(t, c, nil)
+			b.gate.wait = time.Hour
+			sub := b.Subscribe(64)
+			defer sub.Close()
+			if err := b.AnswerConsent(shopOrigin, AllowOnce); err == nil {
+				t.Fatal("AnswerConsent accepted an answer with no question open")
+			}
+			status := make(chan int, 1)
+			go func() {
+				s, _ := dialStatus(t, b, shopOrigin)
+				status <- s
+			}()
+			ev := nextEvent(t, sub, ConsentRequested)
+			if ev.Origin != shopOrigin || ev.Log.Message != "" {
+				t.Fatalf("ConsentRequested with origin %q, log %q", ev.Origin, ev.Log.Message)
+			}
+			if err := b.AnswerConsent(shopOrigin, tt.answer); err != nil {
+				t.Fatal(err)
+			}
+			if s := <-status; s != tt.status {
+				t.Fatalf("status %d, want %d", s, tt.status)
+			}
+			if got := strings.Join(*saved, ","); got != tt.saved {
+				t.Errorf("saved %q, want %q", got, tt.saved)
+			}
+			if err := b.AnswerConsent(shopOrigin, AllowOnce); err == nil || !strings.Contains(err.Error(), "no open question about "+shopOrigin) {
+				t.Errorf("a second answer: %v", err)
+			}
+		})
+	}
+}
+
+// After Stop no answer lets anyone in: the question is closed.
+func TestNoAnswerAfterStop(t *testing.T) {
+	c := &scriptedConsent{answer: NoAnswer}
+	b, _ := consentBridge(t, c, nil)
+	b.gate.wait = time.Hour
+	status := make(chan int, 1)
+	go func() {
+		s, _ := dialStatus(t, b, shopOrigin)
+		status <- s
+	}()
+	testutil.WaitFor(t, "the prompt", func() bool { return c.asked.Load() == 1 })
+	b.gate.cancelAll() // what Stop and Pause do first
+	if err := b.AnswerConsent(shopOrigin, AllowOnce); err == nil {
+		t.Error("an answer after cancelAll was accepted")
+	}
+	if s := <-status; s != http.StatusForbidden {
+		t.Fatalf("status %d after cancelAll", s)
+	}
+}

@@ -20,6 +20,14 @@ const (
 	LogRecord
 	// StateChanged: the bridge started or stopped listening.
 	StateChanged
+	// CertificateChanged: the certificate served, or the CA that signs it,
+	// changed; see Event.Certificate. The bridge does not watch
+	// certificates: the app publishes what its certificate source reports.
+	CertificateChanged
+	// ConsentRequested: the bridge asks the operator whether Event.Origin
+	// may connect. A prompt in another process answers through
+	// Bridge.AnswerConsent.
+	ConsentRequested
 )
 
 func (k EventKind) String() string {
@@ -32,17 +40,52 @@ func (k EventKind) String() string {
 		return "log"
 	case StateChanged:
 		return "state"
+	case CertificateChanged:
+		return "certificate-changed"
+	case ConsentRequested:
+		return "consent-requested"
 	}
 	return "unknown"
 }
 
+// ParseEventKind is the inverse of EventKind.String, for events that
+// crossed a process boundary (the control API's stream).
+func ParseEventKind(s string) (EventKind, bool) {
+	for k := SessionOpened; k <= ConsentRequested; k++ {
+		if k.String() == s {
+			return k, true
+		}
+	}
+	return 0, false
+}
+
 // Event is one thing that happened in the bridge. Session is set for session
-// events, Log for log records.
+// events, Log for log records, Certificate for CertificateChanged and Origin
+// for ConsentRequested.
 type Event struct {
-	Kind    EventKind
-	Time    time.Time
-	Session SessionInfo
-	Log     LogEntry
+	Kind        EventKind
+	Time        time.Time
+	Session     SessionInfo
+	Log         LogEntry
+	Certificate CertificateChange
+	Origin      string
+}
+
+// CertificateChange describes a CertificateChanged event. It mirrors the
+// certs package's Change, which the bridge does not import: the core
+// packages stay independent of each other, and the app maps one onto the
+// other.
+type CertificateChange struct {
+	// What changed: "leaf-issued", "leaf-changed-on-disk", "ca-created",
+	// "ca-renewed" or "ca-changed-on-disk" (certs.ChangeKind's names).
+	What string `json:"what"`
+	// Reason is why a leaf was issued ("due", "forced renewal", …).
+	Reason string `json:"reason,omitempty"`
+	// Serial and NotAfter describe the new leaf, Fingerprint the new CA.
+	Serial      string    `json:"serial,omitempty"`
+	NotAfter    time.Time `json:"not_after,omitzero"`
+	Fingerprint string    `json:"fingerprint,omitempty"`
+	Path        string    `json:"path,omitempty"`
 }
 
 // SessionInfo describes one browser session and its counters. "ToEngine" is

@@ -23,6 +23,60 @@ type Options struct {
 	Logger     *slog.Logger
 	CheckEvery time.Duration // renewal check, default 1h
 	WatchEvery time.Duration // file poll, default 1s
+	// OnChange, when set, is told of every change to the certificates the
+	// Source serves, in order, so a UI need not poll or read the log for
+	// them. It runs on the goroutine that made the change (Open*, Run,
+	// RenewLeaf) after the Source's lock is released, so it may call
+	// Status; it should not block for long.
+	OnChange func(Change)
+}
+
+// ChangeKind says what changed.
+type ChangeKind int
+
+const (
+	// LeafIssued: this Source signed and wrote a new leaf (Change.Reason
+	// says why: none yet, due, forced renewal, …).
+	LeafIssued ChangeKind = iota + 1
+	// LeafChangedOnDisk: the served pair's files were replaced by another
+	// process (or IT, for an external pair) and reloaded.
+	LeafChangedOnDisk
+	// CACreated: a new local CA was created; browsers trust it only after
+	// `orionbridge certs install`.
+	CACreated
+	// CARenewed: the local CA was replaced because it was due; browsers
+	// must trust the new one.
+	CARenewed
+	// CAChangedOnDisk: another process replaced the CA; reloaded.
+	CAChangedOnDisk
+)
+
+func (k ChangeKind) String() string {
+	switch k {
+	case LeafIssued:
+		return "leaf-issued"
+	case LeafChangedOnDisk:
+		return "leaf-changed-on-disk"
+	case CACreated:
+		return "ca-created"
+	case CARenewed:
+		return "ca-renewed"
+	case CAChangedOnDisk:
+		return "ca-changed-on-disk"
+	}
+	return "unknown"
+}
+
+// Change is one change reported to Options.OnChange. Serial and NotAfter
+// describe the new leaf (Leaf* kinds) or the new CA (CA* kinds);
+// Fingerprint is the new CA's.
+type Change struct {
+	Kind        ChangeKind
+	Reason      string // LeafIssued only
+	Serial      string
+	NotAfter    time.Time
+	Fingerprint string
+	Path        string // the certificate file
 }
 
 // Source holds the certificate the bridge serves and keeps it current: it
@@ -36,6 +90,11 @@ type Source struct {
 	log               *slog.Logger
 	checkEvery        time.Duration
 	watchEvery        time.Duration
+	onChange          func(Change)
+
+	// emitMu keeps OnChange calls in the order of the changes: it is held
+	// from taking the pending changes until they are delivered.
+	emitMu sync.Mutex
 
 	served atomic.Pointer[tls.Certificate] // read by every handshake, lock-free
 
@@ -48,10 +107,11 @@ type Source struct {
 	badSeen   int       // consecutive polls that saw badStamp
 	caRenewed time.Time // when the current CA replaced another (needs re-trust); zero if it did not
 	renewErr  error     // last failed renewal, reported by Status
+	changes   []Change  // made under mu, delivered by emit after it is released
 }
 
 func newSource(opts Options) *Source {
-	s := &Source{now: opts.Now, log: opts.Logger, checkEvery: opts.CheckEvery, watchEvery: opts.WatchEvery}
+	s := &Source{now: opts.Now, log: opts.Logger, checkEvery: opts.CheckEvery, watchEvery: opts.WatchEvery, onChange: opts.OnChange}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -87,6 +147,7 @@ func OpenLocal(dir string, opts Options) (*Source, error) {
 	}
 	defer unlock()
 
+	defer s.emit() // after the unlock below: defers run last first
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ca, err := loadAuthority(dir)
@@ -100,6 +161,7 @@ func OpenLocal(dir string, opts Options) (*Source, error) {
 		}
 		s.log.Info("created local CA; browsers trust it only after `orionbridge certs install`",
 			"path", CAPath(dir), "fingerprint", Fingerprint(ca.cert), "not_after", ca.cert.NotAfter)
+		s.noteCAChangeLocked(CACreated, ca)
 	case err != nil:
 		return nil, err
 	}
@@ -171,6 +233,7 @@ func (s *Source) RenewLeaf() error {
 		return err
 	}
 	defer unlock()
+	defer s.emit()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshCALocked() // another process may have replaced the CA
@@ -188,6 +251,7 @@ func CAPath(dir string) string {
 
 // check runs the periodic renewal check.
 func (s *Source) check() {
+	defer s.emit()
 	if s.dir == "" {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -213,6 +277,7 @@ func (s *Source) check() {
 
 // watch polls the files for changes made by another process.
 func (s *Source) watch() {
+	defer s.emit()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.watchLocked()
@@ -238,7 +303,13 @@ func (s *Source) maintainLocked() error {
 		case err != nil:
 			reason = err.Error()
 		default:
+			old := s.leaf
 			s.setLeafLocked(cert, st)
+			if old != nil && !old.Equal(cert.Leaf) {
+				// Written by another process, seen here before the
+				// file watch saw it: the same news as in watchLocked.
+				s.noteLeafFromDiskLocked(cert.Leaf)
+			}
 		}
 	}
 	if reason == "" {
@@ -273,6 +344,7 @@ func (s *Source) renewCALocked(now time.Time) error {
 	s.log.Warn("local CA renewed because it expires within a year; browsers will NOT trust the bridge until you run `orionbridge certs install`",
 		"old_fingerprint", Fingerprint(old.cert), "old_not_after", old.cert.NotAfter,
 		"new_fingerprint", Fingerprint(next.cert), "new_not_after", next.cert.NotAfter, "path", CAPath(s.dir))
+	s.noteCAChangeLocked(CARenewed, next)
 	return nil
 }
 
@@ -291,6 +363,7 @@ func (s *Source) refreshCALocked() {
 	}
 	if !ca.cert.Equal(s.ca.cert) {
 		s.log.Info("local CA changed on disk; reloaded", "fingerprint", Fingerprint(ca.cert))
+		s.noteCAChangeLocked(CAChangedOnDisk, ca)
 	}
 	s.ca, s.caStamp = ca, st
 	s.noteCARenewalLocked()
@@ -328,6 +401,8 @@ func (s *Source) issueLeafLocked(now time.Time, reason string) error {
 	s.setLeafLocked(&cert, stampPair(s.certPath, s.keyPath))
 	s.log.Info("issued leaf certificate", "reason", reason, "serial", serialHex(cert.Leaf),
 		"not_after", cert.Leaf.NotAfter, "path", s.certPath)
+	s.changes = append(s.changes, Change{Kind: LeafIssued, Reason: reason, Serial: serialHex(cert.Leaf),
+		NotAfter: cert.Leaf.NotAfter, Path: s.certPath})
 	return nil
 }
 
@@ -345,8 +420,7 @@ func (s *Source) watchLocked() {
 		old := s.leaf
 		s.setLeafLocked(cert, st)
 		if old == nil || !old.Equal(cert.Leaf) {
-			s.log.Info("certificate changed on disk; new connections use it",
-				"serial", serialHex(cert.Leaf), "not_after", cert.Leaf.NotAfter, "path", s.certPath)
+			s.noteLeafFromDiskLocked(cert.Leaf)
 		}
 		if s.dir == "" {
 			s.warnExternalLocked()
@@ -365,6 +439,39 @@ func (s *Source) watchLocked() {
 	if s.badSeen++; s.badSeen == 2 {
 		s.log.Warn("certificate files changed but cannot be used; still serving the previous certificate",
 			"cert_file", s.certPath, "key_file", s.keyPath, "err", err)
+	}
+}
+
+// noteLeafFromDiskLocked logs and queues a served leaf that another
+// process (or IT, for an external pair) wrote.
+func (s *Source) noteLeafFromDiskLocked(leaf *x509.Certificate) {
+	s.log.Info("certificate changed on disk; new connections use it",
+		"serial", serialHex(leaf), "not_after", leaf.NotAfter, "path", s.certPath)
+	s.changes = append(s.changes, Change{Kind: LeafChangedOnDisk, Serial: serialHex(leaf),
+		NotAfter: leaf.NotAfter, Path: s.certPath})
+}
+
+// noteCAChangeLocked queues a CA change for OnChange.
+func (s *Source) noteCAChangeLocked(kind ChangeKind, ca *authority) {
+	s.changes = append(s.changes, Change{Kind: kind, Serial: serialHex(ca.cert), NotAfter: ca.cert.NotAfter,
+		Fingerprint: Fingerprint(ca.cert), Path: CAPath(s.dir)})
+}
+
+// emit delivers the queued changes to OnChange. It runs after s.mu is
+// released (deferred before the lock's own defer), so OnChange may call
+// Status without deadlocking.
+func (s *Source) emit() {
+	s.emitMu.Lock()
+	defer s.emitMu.Unlock()
+	s.mu.Lock()
+	changes := s.changes
+	s.changes = nil
+	s.mu.Unlock()
+	if s.onChange == nil {
+		return
+	}
+	for _, c := range changes {
+		s.onChange(c)
 	}
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"orionbridge/app"
@@ -53,7 +54,7 @@ func supportBundleCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "orionbridge support-bundle:", err)
 		return exitFailure
 	}
-	if err := app.WriteSupportBundle(f, ctrl); err != nil {
+	if err := app.WriteSupportBundle(context.Background(), f, ctrl); err != nil {
 		f.Close()
 		os.Remove(name)
 		fmt.Fprintln(stderr, "orionbridge support-bundle:", err)

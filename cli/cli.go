@@ -215,7 +215,7 @@ func trayCommand(meta Metadata, args []string, stderr io.Writer, ui app.UI) int 
 		if err := in.Start(); err != nil {
 			var running *bridge.AlreadyRunningError
 			if errors.As(err, &running) {
-				return joinRunning(ctx, in.Config(), running, ui, app.UIOptions{Version: meta.Details.Version, ShowDashboard: true, Quit: ctx}, stderr)
+				return joinRunning(ctx, in.RunningConfig(), running, ui, app.UIOptions{Version: meta.Details.Version, ShowDashboard: true, Quit: ctx}, stderr)
 			}
 			// The tray still opens: it shows the error and a Start button.
 			in.Logger().Error("the bridge could not start", "err", err)

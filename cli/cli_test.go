@@ -149,7 +149,8 @@ func TestTrayEntry(t *testing.T) {
 	var got app.UIOptions
 	var running bool
 	ui := func(ctrl app.Controller, opts app.UIOptions) error {
-		got, running = opts, ctrl.Snapshot().Running
+		snap, err := ctrl.Snapshot(context.Background())
+		got, running = opts, err == nil && snap.Running
 		return nil
 	}
 	t.Setenv("DISPLAY", "")
@@ -236,7 +237,7 @@ func TestSecondTrayStartJoinsTheFirst(t *testing.T) {
 			first.SetMode(mode)
 			shown := make(chan struct{}, 1)
 			first.OnShowDashboard(func() { shown <- struct{}{} })
-			cfg := first.Config()
+			cfg := first.RunningConfig()
 			path := testutil.TempFile(t, "c.toml", fmt.Sprintf("port = %d\nfallback_ports = []\ndata_dir = %q\n", cfg.Port, cfg.DataDir))
 
 			var got app.Controller
@@ -247,8 +248,11 @@ func TestSecondTrayStartJoinsTheFirst(t *testing.T) {
 			}
 			switch mode {
 			case "headless":
-				if got == nil || got.Info().Mode != "headless" || !got.Snapshot().Running {
+				if got == nil || got.Info().Mode != "headless" {
 					t.Fatalf("the UI did not get the running service: %v\n%s", got, errb.String())
+				}
+				if snap, err := got.Snapshot(context.Background()); err != nil || !snap.Running {
+					t.Fatalf("the service as the UI sees it: running %v, %v", snap.Running, err)
 				}
 				if !strings.Contains(errb.String(), "attached to the Orion Bridge service") {
 					t.Errorf("stderr: %s", errb.String())
@@ -263,7 +267,7 @@ func TestSecondTrayStartJoinsTheFirst(t *testing.T) {
 					t.Fatalf("the first tray was not asked to show its dashboard\n%s", errb.String())
 				}
 			}
-			if !first.Snapshot().Running {
+			if !first.Bridge.Snapshot().Running {
 				t.Fatal("the second start stopped the first bridge")
 			}
 		})

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,7 +67,20 @@ func collectStatus(cfg config.Config) statusReport {
 			continue
 		}
 		defer r.Close()
-		info, snap, health := r.Info(), r.Snapshot(), r.Health()
+		info := r.Info()
+		ctx := context.Background() // each call is bounded by the Remote's client
+		snap, err := r.Snapshot(ctx)
+		var health bridge.Health
+		if err == nil {
+			health, err = r.Health(ctx)
+		}
+		if err != nil {
+			// Attached, then it stopped answering: say so, never show a
+			// zero snapshot as "stopped".
+			return statusReport{Mode: info.Mode, PID: info.PID, Version: info.Version,
+				Uptime:  time.Since(info.Started).Round(time.Second).String(),
+				Problem: "not reachable: " + err.Error()}
+		}
 		rep = statusReport{
 			Running: snap.Running, Endpoint: snap.Endpoint, Mode: info.Mode, PID: info.PID, Version: info.Version,
 			Uptime: time.Since(info.Started).Round(time.Second).String(), Routes: health.Routes, Sessions: snap.Sessions,

@@ -204,7 +204,7 @@ func (t *trayApp) exportSupportBundle() {
 			return // cancelled
 		}
 		t.spawn(func() {
-			werr := app.WriteSupportBundle(w, t.ctrl)
+			werr := app.WriteSupportBundle(t.ctx, w, t.ctrl)
 			if cerr := w.Close(); werr == nil {
 				werr = cerr
 			}

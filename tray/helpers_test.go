@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,6 +213,8 @@ type fakeController struct {
 	managed []string // keys the machine-wide config sets
 	mode    string   // Info().Mode; "tray" when empty
 	stops   int
+
+	certChecks atomic.Int32 // Certificate calls
 }
 
 var _ app.Controller = (*fakeController)(nil)
@@ -229,12 +232,14 @@ func (f *fakeController) publish(e bridge.Event) {
 	}
 }
 
-func (f *fakeController) Snapshot() bridge.Snapshot {
+func (f *fakeController) Snapshot(context.Context) (bridge.Snapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.snap
+	return f.snap, nil
 }
-func (f *fakeController) Health() bridge.Health { return bridge.Health{Status: "ok"} }
+func (f *fakeController) Health(context.Context) (bridge.Health, error) {
+	return bridge.Health{Status: "ok"}, nil
+}
 func (f *fakeController) Subscribe(ctx context.Context, buffer int) <-chan bridge.Event {
 	ch := make(chan bridge.Event, buffer)
 	f.mu.Lock()
@@ -258,7 +263,12 @@ func (f *fakeController) Stop() error {
 func (f *fakeController) Disconnect(id string) error {
 	return errors.New("disconnect " + id + ": no such session")
 }
-func (f *fakeController) Config() config.Config {
+func (f *fakeController) Config(context.Context) (config.Config, error) {
+	return f.config(), nil
+}
+
+// config is the fake's config, for the test's own checks.
+func (f *fakeController) config() config.Config {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.cfg
@@ -284,10 +294,11 @@ func (f *fakeController) SetConsent(c bridge.Consent) {
 	f.consent = c
 	f.mu.Unlock()
 }
-func (f *fakeController) Certificate() app.CertificateReport {
+func (f *fakeController) Certificate(context.Context) (app.CertificateReport, error) {
+	f.certChecks.Add(1)
 	return app.CertificateReport{Trusted: true, Status: certs.Status{CAFingerprint: "AA:BB", LeafSerial: "01",
 		LeafNotAfter: time.Now().Add(300 * 24 * time.Hour), CANotAfter: time.Now().Add(3000 * 24 * time.Hour)},
-		Stores: []certs.StoreStatus{{Name: "Chrome/Chromium (NSS)", Path: "/home/u/.pki/nssdb", State: certs.StateTrusted, Browser: true}}}
+		Stores: []certs.StoreStatus{{Name: "Chrome/Chromium (NSS)", Path: "/home/u/.pki/nssdb", State: certs.StateTrusted, Browser: true}}}, nil
 }
 func (f *fakeController) TrustCertificate() ([]certs.StoreResult, error) { return nil, nil }
 func (f *fakeController) RenewCertificate() error                        { return nil }

@@ -649,18 +649,15 @@ func TestAllowOrigin(t *testing.T) {
 	}
 }
 
-func TestCertificateChangedRecords(t *testing.T) {
-	for msg, want := range map[string]bool{
-		"issued leaf certificate":                             true,
-		"certificate changed on disk; new connections use it": true,
-		"local CA renewed because it expires within a year":   true,
-		"session opened": false,
-		"":               false,
-	} {
-		if got := certificateChanged(bridge.LogEntry{Message: msg}); got != want {
-			t.Errorf("certificateChanged(%q) = %v", msg, got)
-		}
-	}
+// A typed CertificateChanged event makes the tray read the certificate at
+// once, rather than at the next minute's check; no log text is read.
+func TestCertificateChangedEventRefreshesTheCertificate(t *testing.T) {
+	ctrl := newFakeController()
+	h := newBareHarness(t, ctrl, true)
+	h.eventually(t, "the first certificate check", func() bool { return ctrl.certChecks.Load() == 1 })
+	ctrl.publish(bridge.Event{Kind: bridge.CertificateChanged, Time: time.Now(),
+		Certificate: bridge.CertificateChange{What: "leaf-issued", Reason: "forced renewal", Serial: "02"}})
+	h.eventually(t, "the certificate to be read again", func() bool { return ctrl.certChecks.Load() == 2 })
 }
 
 func TestTrayIconsRenderAsPNG(t *testing.T) {

@@ -146,6 +146,8 @@ func (s *sessionsTab) refresh(m model) {
 		}
 	}
 	switch {
+	case m.Status.ServiceErr != "":
+		s.empty.SetText("The Orion Bridge service is not reachable: " + clip(m.Status.ServiceErr, 160))
 	case !m.Status.Running:
 		s.empty.SetText("The bridge is stopped: start it from the tray menu.")
 	case len(s.rows) == 0:

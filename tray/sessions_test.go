@@ -28,7 +28,7 @@ var _ app.Controller = (*app.Instance)(nil)
 // dial opens a session as a page on origin would, trusting the bridge's CA.
 func dial(t *testing.T, in *app.Instance, origin string) *websocket.Conn {
 	t.Helper()
-	pem, err := os.ReadFile(filepath.Join(in.Config().DataDir, "certs", "ca.pem"))
+	pem, err := os.ReadFile(filepath.Join(in.RunningConfig().DataDir, "certs", "ca.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func dial(t *testing.T, in *app.Instance, origin string) *websocket.Conn {
 		t.Fatal("ca.pem holds no certificate")
 	}
 	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
-	url := in.Snapshot().Endpoint + "/ws" // the tests see the bridge only as a Controller
+	url := in.Bridge.Snapshot().Endpoint + "/ws" // the tests see the bridge only as a Controller
 	c, resp, err := d.Dial(url, http.Header{"Origin": {origin}})
 	if err != nil {
 		t.Fatalf("dial %s: %v (response %v)", url, err, resp)
@@ -79,7 +79,7 @@ func forEachController(t *testing.T, run func(t *testing.T, in *app.Instance, ct
 	})
 	t.Run("remote", func(t *testing.T) {
 		in := apptest.StartInstance(t, func(c *config.Config) { c.AllowedOrigins = []string{editorOrigin} })
-		r, err := app.Attach(in.Config(), in.Bridge.Port())
+		r, err := app.Attach(in.RunningConfig(), in.Bridge.Port())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,11 +98,11 @@ func testSessionsTableShowsRealSessions(t *testing.T, in *app.Instance, ctrl app
 	w := h.dash.window
 
 	h.eventually(t, "the empty table explains where pages connect", func() bool {
-		return shows(w, "No sessions. Pages connect to "+in.Snapshot().Endpoint+"/ws")
+		return shows(w, "No sessions. Pages connect to "+in.Bridge.Snapshot().Endpoint+"/ws")
 	})
 	c := dial(t, in, editorOrigin)
 	h.eventually(t, "the session shows", func() bool {
-		return shows(w, editorOrigin) && shows(w, "open") && shows(w, "/ws → "+in.Config().Routes[0].Target) &&
+		return shows(w, editorOrigin) && shows(w, "open") && shows(w, "/ws → "+in.RunningConfig().Routes[0].Target) &&
 			shows(w, "16 B ↑  16 B ↓") && shows(w, "1 ↑  1 ↓")
 	})
 	for _, header := range sessionColumns {
@@ -163,7 +163,7 @@ func TestTrayStopAndStartBridge(t *testing.T) {
 	c := dial(t, in, editorOrigin)
 	// The test CA is in no trust store, so the bridge runs with a warning.
 	h.eventually(t, "the tray shows the session and the untrusted certificate", func() bool {
-		return tray.menu != nil && tray.menu.Items[0].Label == "Warning: certificate not trusted · "+in.Snapshot().Endpoint+" · 1 session" &&
+		return tray.menu != nil && tray.menu.Items[0].Label == "Warning: certificate not trusted · "+in.Bridge.Snapshot().Endpoint+" · 1 session" &&
 			tray.icon == h.icons[iconWarning]
 	})
 	if !tray.menu.Items[0].Disabled {
@@ -171,7 +171,7 @@ func TestTrayStopAndStartBridge(t *testing.T) {
 	}
 
 	menuItem(t, tray.menu, "Copy Endpoint URL").Action()
-	if got, want := h.app.Clipboard().Content(), in.Snapshot().Endpoint+"/ws"; got != want {
+	if got, want := h.app.Clipboard().Content(), in.Bridge.Snapshot().Endpoint+"/ws"; got != want {
 		t.Errorf("copied %q, want %q", got, want)
 	}
 
@@ -188,7 +188,7 @@ func TestTrayStopAndStartBridge(t *testing.T) {
 
 	menuItem(t, tray.menu, "Start Bridge").Action()
 	h.eventually(t, "the tray shows the bridge running again", func() bool {
-		return tray.menu.Items[0].Label == "Warning: certificate not trusted · "+in.Snapshot().Endpoint+" · 0 sessions" &&
+		return tray.menu.Items[0].Label == "Warning: certificate not trusted · "+in.Bridge.Snapshot().Endpoint+" · 0 sessions" &&
 			tray.icon == h.icons[iconWarning]
 	})
 	dial(t, in, editorOrigin)

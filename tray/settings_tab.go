@@ -192,11 +192,15 @@ func (s *settingsTab) saveForm() {
 	s.t.spawn(func() {
 		// Onto the configuration in force now, not as it was a second ago:
 		// the Sites tab or a consent answer may just have changed it.
-		cfg, errs := form.apply(s.t.ctrl.Config())
-		var err error
-		if len(errs) == 0 {
-			err = s.t.ctrl.ApplyConfig(cfg)
-			errs = configFieldError(err)
+		running, err := s.t.ctrl.Config(s.t.ctx)
+		errs := configFieldError(err) // the service did not answer: the form's general error
+		if err == nil {
+			var cfg config.Config
+			cfg, errs = form.apply(running)
+			if len(errs) == 0 {
+				err = s.t.ctrl.ApplyConfig(cfg)
+				errs = configFieldError(err)
+			}
 		}
 		s.t.refreshSnapshot()
 		kick(s.t.kickHealth)

@@ -228,8 +228,11 @@ func (s *sitesTab) save(done string, edit func(*config.Config) error) {
 	s.note.SetText("Saving…")
 	s.t.spawn(func() {
 		s.saveMu.Lock()
-		cfg := s.t.ctrl.Config()
-		err := edit(&cfg)
+		// Never onto an empty config: an unreachable service is an error.
+		cfg, err := s.t.ctrl.Config(s.t.ctx)
+		if err == nil {
+			err = edit(&cfg)
+		}
 		if err == nil {
 			err = s.t.ctrl.ApplyConfig(cfg)
 		}

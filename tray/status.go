@@ -21,6 +21,10 @@ type trayStatus struct {
 	Sessions int
 	// StartErr is why the bridge is not running, when Start failed.
 	StartErr string
+	// ServiceErr is why the service this tray is attached to did not
+	// answer; "" while it does. Running is then false: the tray cannot
+	// tell.
+	ServiceErr string
 
 	// EngineChecked is false until the first health probe answered.
 	EngineChecked bool
@@ -85,6 +89,9 @@ func (s trayStatus) problem() string {
 // statusLine is the first, disabled line of the tray menu, e.g.
 // "Running · wss://localhost:21443 · 2 sessions".
 func (s trayStatus) statusLine() string {
+	if s.ServiceErr != "" {
+		return "Service not reachable"
+	}
 	if !s.Running {
 		if s.StartErr != "" {
 			return "Stopped: " + clip(s.StartErr, 70)
@@ -136,6 +143,13 @@ func (s trayStatus) withSnapshot(snap bridge.Snapshot) trayStatus {
 	if s.Running {
 		s.StartErr = ""
 	}
+	s.ServiceErr = ""
+	return s
+}
+
+// withUnreachable records that the service did not answer.
+func (s trayStatus) withUnreachable(err error) trayStatus {
+	s.Running, s.Sessions, s.ServiceErr = false, 0, err.Error()
 	return s
 }
 

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,6 +125,10 @@ type trayApp struct {
 	kickSnapshot, kickHealth, kickCert chan struct{}
 	refreshQueued                      atomic.Bool
 	wg                                 sync.WaitGroup
+	// ctx bounds the controller calls of the pollers and actions: it ends
+	// when the app quits, so a call to an unresponsive service does not
+	// hold up Run. Set by start, before any goroutine reads it.
+	ctx context.Context
 
 	mu     sync.Mutex // guards the state below, written by the pollers
 	status trayStatus
@@ -159,12 +162,11 @@ func newTrayApp(ctrl app.Controller, a fyne.App, doUI func(func()), version stri
 		kickSnapshot: make(chan struct{}, 1),
 		kickHealth:   make(chan struct{}, 1),
 		kickCert:     make(chan struct{}, 1),
+		ctx:          context.Background(),
 	}
 	t.consent = newConsentPrompts(a, t.ui, t.queueRefresh)
 	// Fill the models once before the first frame, so nothing shows empty.
-	t.snap, t.cfg, t.info = ctrl.Snapshot(), ctrl.Config(), ctrl.Info()
-	t.status = t.status.withSnapshot(t.snap)
-	t.status.Service = t.info.Mode == modeHeadless
+	t.refreshSnapshot()
 	t.status.AtLogin, _ = autostart.Enabled()
 	return t
 }
@@ -188,6 +190,7 @@ func (t *trayApp) spawn(f func()) {
 
 // start launches the goroutines that keep the models current until ctx ends.
 func (t *trayApp) start(ctx context.Context) {
+	t.ctx = ctx
 	events := t.ctrl.Subscribe(ctx, eventBuffer)
 	t.spawn(func() { t.watchEvents(events) })
 	t.spawn(func() { t.poll(ctx, snapshotEvery, t.kickSnapshot, t.refreshSnapshot) })
@@ -202,10 +205,11 @@ func (t *trayApp) watchEvents(events <-chan bridge.Event) {
 		switch ev.Kind {
 		case bridge.LogRecord:
 			t.logs.Add(ev.Log)
-			if certificateChanged(ev.Log) {
-				kick(t.kickCert)
-			}
 			t.queueRefresh()
+		case bridge.CertificateChanged:
+			// The Certificate tab and the renewal alert need not wait
+			// for the next minute's check.
+			kick(t.kickCert)
 		case bridge.SessionOpened:
 			kick(t.kickSnapshot)
 		case bridge.SessionClosed:
@@ -219,18 +223,6 @@ func (t *trayApp) watchEvents(events <-chan bridge.Event) {
 			kick(t.kickHealth)
 		}
 	}
-}
-
-// certificateChanged spots the certs package's records about a new
-// certificate, so the Certificate tab and the renewal alert need not wait
-// for the next minute's check.
-func certificateChanged(e bridge.LogEntry) bool {
-	for _, prefix := range []string{"issued leaf certificate", "certificate changed on disk", "local CA", "created local CA"} {
-		if strings.HasPrefix(e.Message, prefix) {
-			return true
-		}
-	}
-	return false
 }
 
 // poll calls refresh now, then every interval or when kicked.
@@ -256,13 +248,27 @@ func kick(ch chan<- struct{}) {
 	}
 }
 
+// refreshSnapshot reads the sessions and the config. A service that does
+// not answer is shown as such; the config keeps its last known value, so
+// the Settings and Sites tabs never show (or save) an empty one.
 func (t *trayApp) refreshSnapshot() {
-	snap, cfg, info := t.ctrl.Snapshot(), t.ctrl.Config(), t.ctrl.Info()
+	info := t.ctrl.Info()
+	snap, err := t.ctrl.Snapshot(t.ctx)
+	var cfg config.Config
+	if err == nil {
+		cfg, err = t.ctrl.Config(t.ctx)
+	}
 	t.mu.Lock()
-	t.snap, t.cfg, t.info = snap, cfg, info
-	t.status = t.status.withSnapshot(snap)
+	defer t.mu.Unlock()
+	t.info = info
 	t.status.Service = info.Mode == modeHeadless
-	t.mu.Unlock()
+	if err != nil {
+		t.snap.Sessions, t.snap.Running = nil, false
+		t.status = t.status.withUnreachable(err)
+		return
+	}
+	t.snap, t.cfg = snap, cfg
+	t.status = t.status.withSnapshot(snap)
 }
 
 // modeHeadless is app.Info's Mode of a bridge without a UI of its own: a
@@ -278,7 +284,10 @@ func (t *trayApp) ownsBridge() bool {
 }
 
 func (t *trayApp) refreshHealth() {
-	h := t.ctrl.Health()
+	h, err := t.ctrl.Health(t.ctx)
+	if err != nil {
+		return // refreshSnapshot says the service is not reachable
+	}
 	t.mu.Lock()
 	t.status = t.status.withHealth(h)
 	t.mu.Unlock()
@@ -286,7 +295,10 @@ func (t *trayApp) refreshHealth() {
 }
 
 func (t *trayApp) refreshCertificate() {
-	r := t.ctrl.Certificate()
+	r, err := t.ctrl.Certificate(t.ctx)
+	if err != nil {
+		return // likewise: the last report stays until the service answers
+	}
 	t.mu.Lock()
 	t.cert = &r
 	t.status = t.status.withCertificate(r)

@@ -115,7 +115,7 @@ func TestSitesTab(t *testing.T) {
 	sites.input.SetText("https://Reports.Example.com")
 	test.Tap(findButton(t, w.Content(), "Allow"))
 	h.eventually(t, "the new origin is saved and shown", func() bool { return shows(w, "https://reports.example.com") })
-	if got := ctrl.Config().AllowedOrigins; !slices.Equal(got, []string{"https://editor.example.com", "https://reports.example.com"}) {
+	if got := ctrl.config().AllowedOrigins; !slices.Equal(got, []string{"https://editor.example.com", "https://reports.example.com"}) {
 		t.Errorf("allowed_origins saved as %q", got)
 	}
 
@@ -131,12 +131,12 @@ func TestSitesTab(t *testing.T) {
 	}
 	test.Tap(removes[2])
 	h.eventually(t, "the denied origin is removed", func() bool { return !labelsUnder(sites.deniedList)["https://spam.example"] })
-	if got := ctrl.Config().DeniedOrigins; len(got) != 0 {
+	if got := ctrl.config().DeniedOrigins; len(got) != 0 {
 		t.Errorf("denied_origins saved as %q", got)
 	}
 
 	test.Tap(sites.ask)
-	h.eventually(t, "ask_unknown_origins is saved", func() bool { return !ctrl.Config().AskUnknownOrigins })
+	h.eventually(t, "ask_unknown_origins is saved", func() bool { return !ctrl.config().AskUnknownOrigins })
 }
 
 func TestSettingsTabShowsErrorsByTheirFields(t *testing.T) {
@@ -166,7 +166,7 @@ func TestSettingsTabShowsErrorsByTheirFields(t *testing.T) {
 	s.framings[0].SetSelected("lines")
 	test.Tap(findButton(t, w.Content(), "Save and Apply"))
 	h.eventually(t, "the form is applied", func() bool { return shows(w, "and applied") })
-	got := ctrl.Config()
+	got := ctrl.config()
 	if got.Port != 21500 || got.PongTimeout != 2*time.Minute || got.Routes[0].Target != "127.0.0.1:9999" || got.Routes[0].Framing != "lines" {
 		t.Errorf("applied %+v", got)
 	}
