@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"log/slog"
 	"net"
 	"net/http"
@@ -87,13 +85,7 @@ func dialSession(t *testing.T, in *Instance, origin string) *websocket.Conn {
 
 func dialInstance(t *testing.T, in *Instance, origin string) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
-	pem, err := os.ReadFile(filepath.Join(in.RunningConfig().DataDir, "certs", "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
+	d := testutil.BridgeDialer(t, in.RunningConfig().DataDir)
 	return d.Dial(in.Bridge.Snapshot().Endpoint+"/ws", http.Header{"Origin": {origin}})
 }
 

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -394,13 +392,7 @@ func engineStatus(t *testing.T, in *Instance) engine.Status {
 // echoThroughBridge sends msg through the bridge's /ws session and returns the reply.
 func echoThroughBridge(t *testing.T, in *Instance, msg string) string {
 	t.Helper()
-	pem, err := os.ReadFile(filepath.Join(in.RunningConfig().DataDir, "certs", "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 10 * time.Second}
+	d := testutil.BridgeDialer(t, in.RunningConfig().DataDir)
 	port := strconv.Itoa(in.Bridge.Port())
 	c, _, err := d.Dial("wss://localhost:"+port+"/ws", http.Header{"Origin": {"https://localhost:" + port}})
 	if err != nil {

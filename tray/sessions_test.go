@@ -1,13 +1,9 @@
 package tray
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,6 +14,7 @@ import (
 	"orionbridge/app"
 	"orionbridge/app/apptest"
 	"orionbridge/config"
+	"orionbridge/internal/testutil"
 )
 
 const editorOrigin = "https://editor.example.com"
@@ -28,15 +25,7 @@ var _ app.Controller = (*app.Instance)(nil)
 // dial opens a session as a page on origin would, trusting the bridge's CA.
 func dial(t *testing.T, in *app.Instance, origin string) *websocket.Conn {
 	t.Helper()
-	pem, err := os.ReadFile(filepath.Join(in.RunningConfig().DataDir, "certs", "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("ca.pem holds no certificate")
-	}
-	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
+	d := testutil.BridgeDialer(t, in.RunningConfig().DataDir)
 	url := in.Bridge.Snapshot().Endpoint + "/ws" // the tests see the bridge only as a Controller
 	c, resp, err := d.Dial(url, http.Header{"Origin": {origin}})
 	if err != nil {

@@ -6,6 +6,7 @@ package testutil
 
 import (
 	"bytes"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // SetHome points every location the OS lookups use (HOME and the XDG
@@ -192,4 +195,13 @@ func RequireTools(t testing.TB, tools ...Tool) {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
+}
+
+// BridgeDialer is a WebSocket dialer that trusts the CA of the bridge whose
+// data dir is dataDir (<dataDir>/certs/ca.pem), as a browser would after
+// `orionbridge certs install`.
+func BridgeDialer(t testing.TB, dataDir string) *websocket.Dialer {
+	t.Helper()
+	pool := CAPool(t, filepath.Join(dataDir, "certs", "ca.pem"))
+	return &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 10 * time.Second}
 }
