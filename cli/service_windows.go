@@ -24,7 +24,69 @@ import (
 
 	"github.com/kardianos/service"
 	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/svc"
 )
+
+// kardianos/service decides once, at init, whether this process is a
+// service: golang.org/x/sys/windows/svc.IsWindowsService, true when the
+// parent is services.exe in session 0. Only then does its Run connect to
+// the service control manager (StartServiceCtrlDispatcher); otherwise it
+// runs the program until Ctrl-C, as at a prompt. Under Wine services.exe
+// runs in session 1, like every Wine process, so `service run` started by
+// the manager never connected: the bridge served, the manager got no
+// SERVICE_RUNNING, and after its timeout StartService failed with "Service
+// request timeout" and the process was killed. A Windows that runs
+// services outside session 0 would fail the same way.
+//
+// So `service run` asks the manager itself when the heuristic says "not a
+// service": StartServiceCtrlDispatcher fails at once with
+// ERROR_FAILED_SERVICE_CONTROLLER_CONNECT (1063) when no manager started
+// the process (documented for Windows, and seen under Wine), and only then
+// does it run as at a prompt. Where the heuristic says "service"
+// (every real Windows service), kardianos's own Run is used unchanged.
+func init() {
+	if sys := service.ChosenSystem(); sys != nil {
+		service.ChooseSystem(dispatchingSystem{sys})
+	}
+}
+
+// dispatchingSystem is kardianos's Windows system whose services' Run
+// tries the control dispatcher (see init).
+type dispatchingSystem struct{ service.System }
+
+func (d dispatchingSystem) New(i service.Interface, c *service.Config) (service.Service, error) {
+	s, err := d.System.New(i, c)
+	if err != nil {
+		return nil, err
+	}
+	return dispatchingService{Service: s, name: c.Name}, nil
+}
+
+// dispatchingService is a kardianos service whose Run connects to the
+// service control manager even when kardianos took the process for an
+// interactive one.
+type dispatchingService struct {
+	service.Service
+	name string
+}
+
+func (s dispatchingService) Run() error {
+	// kardianos's service implements svc.Handler (its Execute answers the
+	// manager's requests); the same Execute runs here as on Windows.
+	handler, ok := s.Service.(svc.Handler)
+	if !service.Interactive() || !ok {
+		return s.Service.Run()
+	}
+	// A Start or Stop error that kardianos's Execute keeps for its own Run
+	// is not returned here; the exit code Execute gives the manager (1 or
+	// 2) still tells it that the service failed.
+	err := svc.Run(s.name, handler)
+	if errors.Is(err, windows.ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) {
+		// Started at a prompt, not by the manager: run until Ctrl-C.
+		return s.Service.Run()
+	}
+	return err
+}
 
 const defaultServiceScope = scopeSystem
 

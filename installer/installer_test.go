@@ -328,7 +328,7 @@ func TestMSI(t *testing.T) {
 	if !(at("ServiceClear") < at("ServiceInstall") && at("ServiceInstall") < at("ServiceStart") && at("WriteManagedConfig") < at("ServiceStart")) {
 		t.Error("the service is not cleared, installed, then started after the managed config is written")
 	}
-	between("ServiceUninstall", "InstallInitialize", "RemoveFiles", "!Service=3 AND &Service=2")
+	between("ServiceUninstall", "InstallInitialize", "RemoveFiles", "(!Service=3 OR !Service=4) AND &Service=2")
 	between("CertsUninstall", "InstallInitialize", "RemoveFiles", `REMOVE~="ALL" AND NOT UPGRADINGPRODUCTCODE`)
 	between("SelectService", "FileCost", "CostFinalize", `SERVICE="1" AND NOT Installed`)
 	// MajorUpgrade: the older product goes before this one installs.

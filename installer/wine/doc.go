@@ -4,8 +4,10 @@
 // installs it silently into a throwaway WINEPREFIX, and checks from the
 // Linux side what Windows would have: the files, the registry, the managed
 // configuration, the CA in LocalMachine\Root, the installed bridge serving
-// a Go client and a real Chromium, and the uninstall. It also runs some of
-// the bridge's own tests as a Windows program.
+// a Go client and a real Chromium, the uninstall, the OrionBridge service
+// (SERVICE=1) through Wine's service manager, and a major upgrade from an
+// older MSI built in the test. It also runs some of the bridge's own tests
+// as a Windows program.
 //
 // Its only non-Go file, testdata/processprng.c, is a stand-in for
 // bcryptprimitives.dll, which Wine 8 lacks and every Go 1.22+ program

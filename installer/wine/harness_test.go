@@ -220,6 +220,14 @@ func newPrefix(t *testing.T, display string) *prefix {
 
 	start := time.Now()
 	p.mustWine(3*time.Minute, "wineboot", "-i")
+	// Wait for wineboot's session to end (its wineserver exits with the
+	// last process). A program started while it is ending gets a session
+	// with two services.exe, each with its own copy of the service
+	// database and both answering \pipe\svcctl: a service that
+	// CreateService made is then found by every second OpenService only
+	// (`sc query` alternates), which rolled back an install with
+	// SERVICE=1 ("not installed" right after "installed").
+	p.mustWineserver(time.Minute, "-w")
 	t.Logf("wineboot -i: %v", time.Since(start).Round(100*time.Millisecond))
 	system32 := filepath.Join(p.dir, "drive_c", "windows", "system32")
 	data, err := os.ReadFile(dll)
@@ -243,7 +251,13 @@ func (p *prefix) path(win string) string {
 
 // command is `wine args…` under prlimit in its own process group.
 func (p *prefix) command(args ...string) *exec.Cmd {
-	cmd := exec.Command("prlimit", append([]string{"--as=" + strconv.Itoa(asLimit), "--", "wine"}, args...)...)
+	return p.programCommand("wine", args...)
+}
+
+// programCommand is `program args…` (wine or wineserver) under prlimit in
+// its own process group, with the prefix's environment.
+func (p *prefix) programCommand(program string, args ...string) *exec.Cmd {
+	cmd := exec.Command("prlimit", append([]string{"--as=" + strconv.Itoa(asLimit), "--", program}, args...)...)
 	cmd.Env = p.env
 	cmd.Dir = p.home
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -267,14 +281,42 @@ func (p *prefix) outputFile() *os.File {
 // and is an error.
 func (p *prefix) wine(limit time.Duration, args ...string) (string, error) {
 	p.t.Helper()
+	return p.run(limit, "wine", args...)
+}
+
+// mustWineserver runs `wineserver args…` (-w: wait for the session's end;
+// -p: keep it, see keepSession) and fails the test on an error.
+func (p *prefix) mustWineserver(limit time.Duration, args ...string) {
+	p.t.Helper()
+	if out, err := p.run(limit, "wineserver", args...); err != nil {
+		p.t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// keepSession makes the prefix's wineserver persistent. Without it, the
+// wineserver ends the session (services.exe and every service it started
+// included) as soon as the last ordinary program has ended: a service
+// started by msiexec would die with msiexec. Call it before any other
+// program of the session (newPrefix has waited for wineboot's to end), so
+// that the persistent wineserver is the session's; close's wineserver -k
+// ends it.
+func (p *prefix) keepSession() {
+	p.t.Helper()
+	p.mustWineserver(time.Minute, "-p")
+}
+
+// run runs program (wine or wineserver) with args to its end, at most
+// limit; see wine.
+func (p *prefix) run(limit time.Duration, program string, args ...string) (string, error) {
+	p.t.Helper()
 	f := p.outputFile()
 	defer f.Close()
 	out := outputOf{f.Name()}
-	cmd := p.command(args...)
+	cmd := p.programCommand(program, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	p.settled()
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("wine %s: %w", strings.Join(args, " "), err)
+		return "", fmt.Errorf("%s %s: %w", program, strings.Join(args, " "), err)
 	}
 	var timedOut atomic.Bool
 	timer := time.AfterFunc(limit, func() {
@@ -285,13 +327,13 @@ func (p *prefix) wine(limit time.Duration, args ...string) (string, error) {
 	timer.Stop()
 	p.settled()
 	if why := p.takeTripped(); why != "" {
-		return out.String(), fmt.Errorf("wine %s: memory bound: killed every Wine process of the prefix: %s", strings.Join(args, " "), why)
+		return out.String(), fmt.Errorf("%s %s: memory bound: killed every Wine process of the prefix: %s", program, strings.Join(args, " "), why)
 	}
 	if timedOut.Load() {
-		return out.String(), fmt.Errorf("wine %s: still running after %v: killed the prefix's processes", strings.Join(args, " "), limit)
+		return out.String(), fmt.Errorf("%s %s: still running after %v: killed the prefix's processes", program, strings.Join(args, " "), limit)
 	}
 	if err != nil {
-		return out.String(), fmt.Errorf("wine %s: %w", strings.Join(args, " "), err)
+		return out.String(), fmt.Errorf("%s %s: %w", program, strings.Join(args, " "), err)
 	}
 	return out.String(), nil
 }

@@ -9,10 +9,11 @@ package wine
 import (
 	"context"
 	"errors"
-	"os"
 	"orionbridge/internal/testutil"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -216,13 +217,30 @@ func TestMSIUpgrade(t *testing.T) {
 
 	t.Run("older refused over newer", func(t *testing.T) {
 		out, err := p.msiexecErr("downgrade.log", "/i", `C:\Older.msi`)
+		// A Windows exit status reaches Linux as its low 8 bits.
 		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != errInstallFailure {
-			t.Errorf("msiexec /i the older MSI over the newer: %v\n%s\nwant exit status %d (ERROR_INSTALL_FAILURE)", err, out, errInstallFailure)
+		if !errors.As(err, &exit) || exit.ExitCode() != errInstallFailure&0xff {
+			t.Errorf("msiexec /i the older MSI over the newer: %v\n%s\nwant exit status %d (ERROR_INSTALL_FAILURE %d)", err, out, errInstallFailure&0xff, errInstallFailure)
 		}
+		// FindRelatedProducts sets WIX_DOWNGRADE_DETECTED (the Upgrade
+		// row OnlyDetect, from this version up), and the LaunchCondition
+		// NOT WIX_DOWNGRADE_DETECTED fails: Wine 8 logs a failed action's
+		// "Return value" as 0, where Windows logs 3. (Wine's verbose log
+		// does not hold the DowngradeErrorMessage text under /qn.)
 		log := p.msiLog("downgrade.log")
-		if !strings.Contains(log, "A newer version of Orion Bridge is already installed.") {
-			t.Errorf("downgrade.log does not give the DowngradeErrorMessage:\n%s", lastLines(log, 40))
+		for _, want := range []*regexp.Regexp{
+			regexp.MustCompile(`Property\(S\): WIX_DOWNGRADE_DETECTED = \{[0-9A-F-]{36}\}`),
+			regexp.MustCompile(`LaunchConditions\. Return value [03]\.`),
+		} {
+			if !want.MatchString(log) {
+				var related []string
+				for line := range strings.SplitSeq(log, "\n") {
+					if strings.Contains(line, "DOWNGRADE") || strings.Contains(line, "LaunchCondition") || strings.Contains(line, "FindRelated") || strings.Contains(line, "newer") {
+						related = append(related, line)
+					}
+				}
+				t.Errorf("downgrade.log has no line matching %s; its lines about the check:\n%s", want, strings.Join(related, "\n"))
+			}
 		}
 		// Nothing changed.
 		upgraded(t)
