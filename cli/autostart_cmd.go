@@ -43,6 +43,8 @@ func autostartCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	if on {
 		fmt.Fprintf(stdout, "on (%s)\n", where)
+	} else if note := autostart.OffNote(); note != "" {
+		fmt.Fprintf(stdout, "off (%s)\n", note)
 	} else {
 		fmt.Fprintln(stdout, "off")
 	}

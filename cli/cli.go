@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"orionbridge/app"
+	"orionbridge/autostart"
 	"orionbridge/bridge"
 	"orionbridge/config"
 	"os"
@@ -192,11 +193,14 @@ func runCommand(meta Metadata, args []string, stderr io.Writer) int {
 }
 
 // trayCommand runs the tray app, or the headless bridge without a display
-// or without a tray (ui is nil in the headless build).
+// or without a tray (ui is nil in the headless build). When the UI cannot
+// start (its window system fails), the bridge goes on headless: see
+// serveWithoutUI.
 func trayCommand(meta Metadata, args []string, stderr io.Writer, ui app.UI) int {
 	fs := newFlagSet("", stderr)
 	setup := addRunFlags(fs)
 	dashboard := fs.Bool("dashboard", false, "open the dashboard window at start")
+	atLogin := fs.Bool("at-login", false, "started at sign-in (the Run value): quit quietly when start at login is off for this user, or when Orion Bridge already runs")
 	pos, status, ok := parseFlags(fs, args)
 	if !ok {
 		return status
@@ -206,30 +210,116 @@ func trayCommand(meta Metadata, args []string, stderr io.Writer, ui app.UI) int 
 		printUsage(stderr)
 		return exitUsage
 	}
+	if *atLogin {
+		if quit, why := loginStartRefused(autostart.State); quit {
+			fmt.Fprintln(stderr, "orionbridge:", why)
+			return exitOK
+		}
+	}
 	if notice := headlessNotice(ui != nil, ui != nil && haveDisplay()); notice != "" {
 		fmt.Fprintln(stderr, notice)
 		return setup.run(meta, stderr, func(ctx context.Context, in *app.Instance) error { return in.Run(ctx) })
 	}
 	return setup.run(meta, stderr, func(ctx context.Context, in *app.Instance) error {
 		in.SetMode("tray")
-		if err := in.Start(); err != nil {
+		startErr := in.Start()
+		if startErr != nil {
 			var running *bridge.AlreadyRunningError
-			if errors.As(err, &running) {
+			if errors.As(startErr, &running) {
+				if *atLogin {
+					// Two Run values (the installer's HKLM one and a
+					// user's own) start two trays at sign-in: the second
+					// goes quietly, without popping up the first's
+					// dashboard.
+					fmt.Fprintf(stderr, "orionbridge: Orion Bridge is already running (pid %d): this start at sign-in quits\n", running.PID)
+					return nil
+				}
 				return joinRunning(ctx, in.RunningConfig(), running, ui, app.UIOptions{Version: meta.Details.Version, ShowDashboard: true, Quit: ctx}, stderr)
 			}
 			// The tray still opens: it shows the error and a Start button.
-			in.Logger().Error("the bridge could not start", "err", err)
+			in.Logger().Error("the bridge could not start", "err", startErr)
 		}
 		maintainCtx, stopMaintaining := context.WithCancel(ctx)
 		maintained := make(chan struct{})
 		go func() { defer close(maintained); in.Maintain(maintainCtx) }()
 		// The UI returns when the operator quits; a signal quits it too.
 		err := ui(in, app.UIOptions{Version: meta.Details.Version, ShowDashboard: *dashboard, Quit: ctx, OnShowDashboard: in.OnShowDashboard})
+		if guiUnavailable(err) {
+			err = serveWithoutUI(ctx, in, err, startErr, showNotice)
+		}
 		stopErr := in.Stop()
 		stopMaintaining()
 		<-maintained
 		return errors.Join(err, stopErr)
 	})
+}
+
+// guiUnavailable reports whether err is the UI's "the window system
+// failed" (tray.GUIError, known by its method: cli must not import tray,
+// which the headless build leaves out).
+func guiUnavailable(err error) bool {
+	var gui interface{ GUIUnavailable() bool }
+	return errors.As(err, &gui) && gui.GUIUnavailable()
+}
+
+// serveWithoutUI is the tray app's fallback when its UI cannot start (no
+// usable OpenGL driver: remote desktops, VMs, broken drivers; no desktop):
+// the bridge, already started, serves on headless until ctx ends (quit:
+// SIGINT, SIGTERM, Ctrl-C, or ending the process). It says so in the log
+// and, because a GUI program on Windows has no console, through notice (a
+// message box there; nothing elsewhere, where stderr shows the log). The
+// instance reports mode "headless" from here: a second start of the app
+// then attaches to it as to a service rather than asking it for a
+// dashboard it cannot show. If the bridge did not start either, nothing
+// would serve: it returns startErr.
+func serveWithoutUI(ctx context.Context, in *app.Instance, uiErr, startErr error, notice func(title, text string) error) error {
+	in.SetMode("headless")
+	attrs := []any{"err", uiErr}
+	var stack interface{ GUIStack() string }
+	if errors.As(uiErr, &stack) {
+		attrs = append(attrs, "stack", stack.GUIStack())
+	}
+	text := fallbackText(uiErr, startErr, in.Bridge.Snapshot().Endpoint, in.Info().LogDir)
+	if startErr != nil {
+		in.Logger().Error("the tray could not start, and the bridge is not running: quitting", attrs...)
+		if err := notice("Orion Bridge", text); err != nil {
+			in.Logger().Warn("could not show the message", "err", err)
+		}
+		return startErr
+	}
+	in.Logger().Error("the tray could not start: running headless, as `orionbridge run` would, until stopped", attrs...)
+	// The box waits for OK; the bridge must not.
+	go func() {
+		if err := notice("Orion Bridge", text); err != nil {
+			in.Logger().Warn("could not show the message", "err", err)
+		}
+	}()
+	<-ctx.Done()
+	return nil
+}
+
+// fallbackText is serveWithoutUI's message to the person at the desktop.
+func fallbackText(uiErr, startErr error, endpoint, logDir string) string {
+	if startErr != nil {
+		return fmt.Sprintf("Orion Bridge could not open its window or tray icon (%v), and the bridge could not start (%v).\n\nLog folder: %s", uiErr, startErr, logDir)
+	}
+	return fmt.Sprintf("Orion Bridge could not open its window or tray icon (%v).\n\n"+
+		"It runs without them: web pages still connect to %s. `orionbridge status` shows it; "+
+		"to stop it, end orionbridge.exe in Task Manager.\n\nLog folder: %s", uiErr, endpoint, logDir)
+}
+
+// loginStartRefused decides a start at sign-in (--at-login): it quits
+// when start at login is off for this user. That matters where the entry
+// is not the user's own: the installer's HKLM Run value starts the tray
+// for every user, and `autostart off` records a per-user opt-out
+// (autostart_windows.go). state is autostart.State; when it fails, the
+// tray starts (better a tray too many than a bridge missing).
+func loginStartRefused(state func() (bool, string, error)) (quit bool, why string) {
+	on, _, err := state()
+	if err != nil || on {
+		return false, ""
+	}
+	return true, "start at login is off for this user (`orionbridge autostart on` turns it on): this start at sign-in quits"
 }
 
 // headlessNotice is the line the default command prints when it runs the

@@ -257,10 +257,10 @@ func TestMSI(t *testing.T) {
 	switch {
 	case runKey == nil:
 		t.Error("no Run key in the Registry table")
-	case runKey["Root"] != "2" || runKey["Name"] != "Orion Bridge" || runKey["Value"] != `"[INSTALLDIR]orionbridge.exe"`:
+	case runKey["Root"] != "2" || runKey["Name"] != "Orion Bridge" || runKey["Value"] != `"[INSTALLDIR]orionbridge.exe" --at-login`:
 		// Root 2 is HKLM: every user's sign-in; the path is quoted because
 		// Windows splits an unquoted command line at "Program Files".
-		t.Errorf("Run value = %v, want HKLM (2) \"Orion Bridge\" = \"[INSTALLDIR]orionbridge.exe\" quoted", runKey)
+		t.Errorf("Run value = %v, want HKLM (2) \"Orion Bridge\" = \"[INSTALLDIR]orionbridge.exe\" --at-login, the path quoted", runKey)
 	}
 
 	features := exportTable(t, msi, "Feature").byKey("Feature")

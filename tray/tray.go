@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,14 @@ const (
 // built (and started, unless that failed), and it returns when the operator
 // quits or opts.Quit is done. It stops the bridge before returning, unless
 // the bridge is a service the tray is only attached to.
-func Run(ctrl app.Controller, opts app.UIOptions) error {
+//
+// When the window system fails (no usable OpenGL, no desktop: GLFW then
+// panics in Fyne's driver, as under Wine without an X display), Run
+// recovers, leaves the bridge running and returns a *GUIError, so the
+// caller can go on without the tray instead of crashing.
+func Run(ctrl app.Controller, opts app.UIOptions) (err error) {
+	// Creating the app may already touch the driver.
+	defer recoverGUI(&err)
 	fyneapp.SetMetadata(fyne.AppMetadata{ID: appID, Name: "Orion Bridge", Version: opts.Version})
 	a := fyneapp.NewWithID(appID)
 	t := newTrayApp(ctrl, a, fyne.Do, opts.Version)
@@ -62,12 +70,72 @@ func Run(ctrl app.Controller, opts app.UIOptions) error {
 		opts.ShowDashboard = true
 	}
 	a.SetIcon(appIcon)
+	return t.run(opts)
+}
 
+// GUIError is Run's error when the window system failed. The bridge was
+// left running. cli knows it by its GUIUnavailable method: cli must not
+// import this package (the headless build has no Fyne).
+type GUIError struct {
+	Cause string // the driver's panic, e.g. "NotInitialized: The GLFW library is not initialized"
+	Stack string // where it panicked, for the log
+}
+
+func (e *GUIError) Error() string {
+	return "the tray's window system failed (no usable OpenGL driver or desktop?): " + e.Cause
+}
+
+// GUIUnavailable marks the error for cli's fallback to running headless.
+func (*GUIError) GUIUnavailable() bool { return true }
+
+// GUIStack is where the driver panicked, which cli logs.
+func (e *GUIError) GUIStack() string { return e.Stack }
+
+// recoverGUI turns a panic of the UI into a *GUIError in *err. It must be
+// deferred directly (recover works only there).
+func recoverGUI(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	*err = &GUIError{Cause: fmt.Sprint(r), Stack: string(debug.Stack())}
+}
+
+// run builds the UI and runs Fyne's loop until the app quits. A panic in
+// it (recovered by the deferred function, see Run) ends the UI's
+// goroutines and returns a *GUIError without stopping the bridge.
+func (t *trayApp) run(opts app.UIOptions) (err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var shots *screenshots
+	ended := false // the teardown below has run
+	// end releases what the UI holds: from here nobody can answer a
+	// prompt, and Fyne's queue is drained or dead.
+	end := func() {
+		ended = true
+		t.closed.Store(true)
+		if opts.OnShowDashboard != nil {
+			opts.OnShowDashboard(nil)
+		}
+		t.ctrl.SetConsent(nil)
+		t.consent.close()
+		cancel()
+	}
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		if !ended {
+			end()
+		}
+		t.wg.Wait()
+		err = errors.Join(&GUIError{Cause: fmt.Sprint(r), Stack: string(debug.Stack())}, shots.err())
+	}()
+
 	t.start(ctx)
 	t.buildUI()
-	ctrl.SetConsent(t.consent)
+	t.ctrl.SetConsent(t.consent)
 
 	if opts.ShowDashboard {
 		t.dashboard().show("")
@@ -77,7 +145,7 @@ func Run(ctrl app.Controller, opts app.UIOptions) error {
 		// bridge's control API goroutine.
 		opts.OnShowDashboard(func() { t.ui(func() { t.dashboard().show("") }) })
 	}
-	shots := startScreenshots(ctx, t) // nil unless built with -tags screenshots
+	shots = startScreenshots(ctx, t) // nil unless built with -tags screenshots
 	if opts.Quit != nil {
 		t.spawn(func() {
 			select {
@@ -88,20 +156,13 @@ func Run(ctrl app.Controller, opts app.UIOptions) error {
 		})
 	}
 
-	a.Run()
+	t.app.Run()
 
-	// Nobody can answer a prompt any more, and Fyne's queue is drained: from
-	// here fyne.Do would run functions on the caller's goroutine.
-	t.closed.Store(true)
-	if opts.OnShowDashboard != nil {
-		opts.OnShowDashboard(nil)
-	}
-	ctrl.SetConsent(nil)
-	t.consent.close()
-	cancel()
+	// From here fyne.Do would run functions on the caller's goroutine.
+	end()
 	var stopErr error
 	if t.ownsBridge() {
-		stopErr = ctrl.Stop() // graceful (1001) whichever way the app ended
+		stopErr = t.ctrl.Stop() // graceful (1001) whichever way the app ended
 	}
 	t.wg.Wait()
 	return errors.Join(stopErr, shots.err())

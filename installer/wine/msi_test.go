@@ -215,8 +215,8 @@ func TestMSIInstallServeUninstall(t *testing.T) {
 		} else {
 			t.Logf("Start Menu shortcut: %s", lnk)
 		}
-		if v, ok := p.regQuery(runKey, "Orion Bridge"); !ok || v != `"`+installDir+`\orionbridge.exe"` {
-			t.Errorf(`%s "Orion Bridge" = %q (exists %v), want "%s\orionbridge.exe" in quotes`, runKey, v, ok, installDir)
+		if v, ok := p.regQuery(runKey, "Orion Bridge"); !ok || v != `"`+installDir+`\orionbridge.exe" --at-login` {
+			t.Errorf(`%s "Orion Bridge" = %q (exists %v), want "%s\orionbridge.exe" --at-login, the path in quotes`, runKey, v, ok, installDir)
 		}
 		var cfg struct {
 			Port           int      `toml:"port"`
