@@ -9,7 +9,7 @@ STATICCHECK_BIN := bin/staticcheck
 # tray/ needs cgo (Fyne), so only `make dist` compiles it for Windows. The
 # main package is both: with -tags headless it leaves the tray out and
 # builds without cgo (the tag selects nothing in the other packages).
-PURE_PKGS  := ./bridge/... ./certs/... ./config/... ./engine/... ./autostart/... ./app/... ./cli/... ./assets/... ./e2e/... ./internal/...
+PURE_PKGS  := ./bridge/... ./certs/... ./config/... ./browserpolicy/... ./engine/... ./autostart/... ./app/... ./cli/... ./assets/... ./e2e/... ./internal/...
 HEADLESS_PKGS := $(PURE_PKGS) .
 
 # The two builds of the main package. orionbridge, the tray app: Fyne with

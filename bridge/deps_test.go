@@ -32,6 +32,7 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		{config, above(tray, cli, app, engine, autostart, certs)},
 		{engine, above(tray, cli, app, autostart, certs)}, // bridge comes in through config's checks
 		{autostart, above(tray, cli, app, config, engine, bridge, certs)},
+		{"orionbridge/browserpolicy", above(tray, cli, app, config, engine, autostart, bridge, certs)},
 		{app, above(tray, cli)},
 		{cli, above(tray)},
 	}

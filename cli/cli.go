@@ -69,6 +69,8 @@ Usage:
   orionbridge demo-site [--listen ADDR]     an example shop page embedding the editor, on loopback
   orionbridge certs path|install|uninstall|status|renew [--config FILE] [--scope user|system]
                                             the bridge's local CA and certificate
+  orionbridge policy install|uninstall|status [--config FILE] [--iframe]
+                                            browser policies approving Local Network Access for allowed_origins (root)
   orionbridge status [--config FILE] [--json]
                                             the running bridge: endpoint, engine, certificate, sessions
   orionbridge logs [--follow] [--lines N]   print the log file's path and its last lines
@@ -107,6 +109,8 @@ func Main(metadata []byte, args []string, stdout, stderr io.Writer, ui app.UI) i
 		return demoSiteCommand(rest, stdout, stderr)
 	case "certs":
 		return certsCommand(rest, stdout, stderr)
+	case "policy":
+		return policyCommand(rest, stdout, stderr)
 	case "config":
 		return configCommand(rest, stdout, stderr)
 	case "status":
