@@ -24,37 +24,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// startBridgeWith is startBridge with a hook that runs after New and before
-// Start, to change internals (clock, windows, timeouts) before any
-// goroutine reads them.
-func startBridgeWith(t testing.TB, target string, mod func(*Options), before func(*Bridge)) *Bridge {
-	t.Helper()
-	ca := newTestCA(t)
-	opts := Options{
-		Hosts:          []string{"127.0.0.1"},
-		AllowedOrigins: []string{testOrigin},
-		Routes:         []Route{{Path: "/ws", Target: target}},
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &ca.leaf, nil },
-		Version:        "test",
-		LogHandler:     slog.NewTextHandler(io.Discard, nil),
-	}
-	if mod != nil {
-		mod(&opts)
-	}
-	b, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if before != nil {
-		before(b)
-	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Stop() })
-	return b
-}
-
 // httpsClient trusts the test CA and keeps connections alive.
 func httpsClient(t testing.TB) *http.Client {
 	t.Helper()

@@ -87,6 +87,14 @@ const testOrigin = "https://editor.example.com"
 // target and stops it when the test ends.
 func startBridge(t testing.TB, target string, mod func(*Options)) *Bridge {
 	t.Helper()
+	return startBridgeWith(t, target, mod, nil)
+}
+
+// startBridgeWith is startBridge with a hook that runs after New and before
+// Start, to change internals (clock, windows, timeouts) before any
+// goroutine reads them.
+func startBridgeWith(t testing.TB, target string, mod func(*Options), before func(*Bridge)) *Bridge {
+	t.Helper()
 	ca := newTestCA(t)
 	opts := Options{
 		Hosts:          []string{"127.0.0.1"},
@@ -102,6 +110,9 @@ func startBridge(t testing.TB, target string, mod func(*Options)) *Bridge {
 	b, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(b)
 	}
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
