@@ -15,7 +15,6 @@ package installer
 
 import (
 	"bytes"
-	"context"
 	"debug/buildinfo"
 	"debug/elf"
 	"debug/pe"
@@ -28,9 +27,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 const (
@@ -83,35 +80,6 @@ func version(t *testing.T, root string) string {
 		t.Fatal(err)
 	}
 	return meta.Details.Version
-}
-
-// build runs the Makefile's rules for targets. make and what it runs (go
-// build, cc1) form one process group, stopped with SIGTERM a minute before
-// the test's -timeout would end the test binary and leave them running.
-func build(t *testing.T, root string, targets ...string) {
-	t.Helper()
-	ctx := t.Context()
-	if deadline, ok := t.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-time.Minute))
-		defer cancel()
-	}
-	cmd := exec.CommandContext(ctx, "make", append([]string{"--no-print-directory", "-C", root}, targets...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 30 * time.Second
-	// Signing is the release's business; the check inspects unsigned files
-	// whatever the caller's environment says.
-	cmd.Env = append(os.Environ(), "SIGN_CERT=", "SIGN_KEY=")
-	out, err := cmd.CombinedOutput()
-	t.Logf("make %s:\n%s", strings.Join(targets, " "), out)
-	if ctx.Err() != nil {
-		t.Fatalf("make %s stopped at the test's deadline: the first Windows build takes minutes; "+
-			"run `make installer-check`, whose -timeout allows for it", strings.Join(targets, " "))
-	}
-	if err != nil {
-		t.Fatalf("make %s: %v", strings.Join(targets, " "), err)
-	}
 }
 
 func run(t *testing.T, name string, args ...string) string {
@@ -177,7 +145,7 @@ const (
 func TestMSI(t *testing.T) {
 	root := setup(t, toolMake, toolMingw, toolWixl, toolMsiinfo, toolMsiext, toolMsibuild)
 	v := version(t, root)
-	build(t, root, "dist-msi")
+	testutil.Make(t, root, "installer-check", "dist-msi")
 	msi := filepath.Join(root, "dist", "OrionBridge-"+v+"-x64.msi")
 
 	tables := strings.Fields(run(t, "msiinfo", "tables", msi))
@@ -204,7 +172,7 @@ func TestMSI(t *testing.T) {
 	// The public properties have no default (no row), and must be secure to
 	// reach the custom actions from an unelevated msiexec.
 	secure := strings.Split(prop("SecureCustomProperties"), ";")
-	for _, p := range []string{"PORT", "ALLOWED_ORIGINS", "ENGINE_ADDRESS", "SERVICE", "WIX_UPGRADE_DETECTED"} {
+	for _, p := range []string{"PORT", "ALLOWED_ORIGINS", "ENGINE_ADDRESS", "SERVICE", "GRANT_LOCAL_NETWORK", "GRANT_LOCAL_NETWORK_IFRAME", "WIX_UPGRADE_DETECTED"} {
 		if !slices.Contains(secure, p) {
 			t.Errorf("SecureCustomProperties %v lacks %s", secure, p)
 		}
@@ -280,14 +248,17 @@ func TestMSI(t *testing.T) {
 		typ            int
 		source, target string
 	}{
-		"WriteManagedConfig": {deferredElevated, "OrionBridgeExe", `config write-managed --port "[PORT]" --allowed-origins "[ALLOWED_ORIGINS]" --engine-address "[ENGINE_ADDRESS]"`},
-		"CertsInstall":       {deferredElevated, "OrionBridgeExe", "certs install --scope system"},
-		"ServiceClear":       {deferredElevated | caContinue, "OrionBridgeExe", "service uninstall --system"},
-		"ServiceInstall":     {deferredElevated, "OrionBridgeExe", "service install --system"},
-		"ServiceStart":       {deferredElevated, "OrionBridgeExe", "service start --system"},
-		"ServiceUninstall":   {deferredElevated | caContinue, "OrionBridgeExe", "service uninstall --system"},
-		"CertsUninstall":     {deferredElevated | caContinue, "OrionBridgeExe", "certs uninstall --scope system"},
-		"SelectService":      {caSetProperty, "INSTALLLEVEL", "1000"},
+		"WriteManagedConfig":  {deferredElevated, "OrionBridgeExe", `config write-managed --port "[PORT]" --allowed-origins "[ALLOWED_ORIGINS]" --engine-address "[ENGINE_ADDRESS]"`},
+		"CertsInstall":        {deferredElevated, "OrionBridgeExe", "certs install --scope system"},
+		"ServiceClear":        {deferredElevated | caContinue, "OrionBridgeExe", "service uninstall --system"},
+		"ServiceInstall":      {deferredElevated, "OrionBridgeExe", "service install --system"},
+		"ServiceStart":        {deferredElevated, "OrionBridgeExe", "service start --system"},
+		"ServiceUninstall":    {deferredElevated | caContinue, "OrionBridgeExe", "service uninstall --system"},
+		"CertsUninstall":      {deferredElevated | caContinue, "OrionBridgeExe", "certs uninstall --scope system"},
+		"PolicyInstall":       {deferredElevated, "OrionBridgeExe", "policy install"},
+		"PolicyInstallIframe": {deferredElevated, "OrionBridgeExe", "policy install --iframe"},
+		"PolicyUninstall":     {deferredElevated | caContinue, "OrionBridgeExe", "policy uninstall"},
+		"SelectService":       {caSetProperty, "INSTALLLEVEL", "1000"},
 	} {
 		ca, ok := cas[name]
 		if !ok {
@@ -298,8 +269,8 @@ func TestMSI(t *testing.T) {
 			t.Errorf("custom action %s = type %s %q %q, want type %d %q %q", name, ca["Type"], ca["Source"], ca["Target"], want.typ, want.source, want.target)
 		}
 	}
-	if len(cas) != 8 {
-		t.Errorf("%d custom actions, want 8: %v", len(cas), cas)
+	if len(cas) != 11 {
+		t.Errorf("%d custom actions, want 11: %v", len(cas), cas)
 	}
 
 	// When each runs: installing ones after InstallFiles (the exe is there),
@@ -330,6 +301,12 @@ func TestMSI(t *testing.T) {
 	}
 	between("ServiceUninstall", "InstallInitialize", "RemoveFiles", "(!Service=3 OR !Service=4) AND &Service=2")
 	between("CertsUninstall", "InstallInitialize", "RemoveFiles", `REMOVE~="ALL" AND NOT UPGRADINGPRODUCTCODE`)
+	// The browser policy: off unless GRANT_LOCAL_NETWORK=1, after the
+	// managed config whose allowed_origins it approves; removed at every
+	// uninstall (its record says what is ours), kept through an upgrade.
+	between("PolicyInstall", "WriteManagedConfig", "CertsInstall", `GRANT_LOCAL_NETWORK="1" AND NOT GRANT_LOCAL_NETWORK_IFRAME="1" AND NOT REMOVE~="ALL"`)
+	between("PolicyInstallIframe", "WriteManagedConfig", "CertsInstall", `GRANT_LOCAL_NETWORK="1" AND GRANT_LOCAL_NETWORK_IFRAME="1" AND NOT REMOVE~="ALL"`)
+	between("PolicyUninstall", "InstallInitialize", "RemoveFiles", `REMOVE~="ALL" AND NOT UPGRADINGPRODUCTCODE`)
 	between("SelectService", "FileCost", "CostFinalize", `SERVICE="1" AND NOT Installed`)
 	// MajorUpgrade: the older product goes before this one installs.
 	between("RemoveExistingProducts", "InstallValidate", "InstallInitialize", "")
@@ -504,7 +481,7 @@ var debDepends = map[string]string{
 func TestDeb(t *testing.T) {
 	root := setup(t, toolMake, toolGCC, toolDpkgDeb)
 	v := version(t, root)
-	build(t, root, "dist-deb")
+	testutil.Make(t, root, "installer-check", "dist-deb")
 	deb := filepath.Join(root, "dist", "orionbridge_"+v+"_amd64.deb")
 
 	field := func(name string) string {

@@ -25,7 +25,7 @@ case $exe_dir in
 	;;
 esac
 
-secure="PORT;ALLOWED_ORIGINS;ENGINE_ADDRESS;SERVICE"
+secure="PORT;ALLOWED_ORIGINS;ENGINE_ADDRESS;SERVICE;GRANT_LOCAL_NETWORK;GRANT_LOCAL_NETWORK_IFRAME"
 
 mkdir -p "$(dirname "$out")"
 tmp="$out.tmp"

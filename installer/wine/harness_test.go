@@ -134,32 +134,6 @@ func shimDLL(t *testing.T) string {
 	return shim.path
 }
 
-// buildMake runs the Makefile's rules for targets in root. make and what
-// it runs form one process group, stopped a minute before the test's
-// deadline so that nothing is left running.
-func buildMake(t *testing.T, root string, targets ...string) {
-	t.Helper()
-	ctx := t.Context()
-	if deadline, ok := t.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-time.Minute))
-		defer cancel()
-	}
-	cmd := exec.CommandContext(ctx, "make", append([]string{"--no-print-directory", "-C", root}, targets...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 30 * time.Second
-	cmd.Env = append(os.Environ(), "SIGN_CERT=", "SIGN_KEY=")
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("make %s stopped at the test's deadline: the first Windows build takes minutes; run `make wine-check`, whose -timeout allows for it\n%s",
-			strings.Join(targets, " "), out)
-	}
-	if err != nil {
-		t.Fatalf("make %s: %v\n%s", strings.Join(targets, " "), err, out)
-	}
-}
-
 // prefix is one throwaway WINEPREFIX with the shim installed, and the
 // watchdog over its processes.
 type prefix struct {

@@ -85,7 +85,7 @@ func builtMSI(t *testing.T) (root, msi string) {
 		if given := os.Getenv("ORIONBRIDGE_WINE_MSI"); given != "" {
 			msiBuild.msi = given
 		} else {
-			buildMake(t, root, "dist-msi")
+			testutil.Make(t, root, "wine-check", "dist-msi")
 		}
 	})
 	if msiBuild.msi == "" {

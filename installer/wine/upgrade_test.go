@@ -189,8 +189,8 @@ func TestMSIUpgrade(t *testing.T) {
 		built := filepath.Join(filepath.Dir(msi), "windows")
 		sameFile(t, p.path(installDir+`\orionbridge.exe`), filepath.Join(built, "orionbridge.exe"))
 		sameFile(t, p.path(headless), filepath.Join(built, "orionbridge-headless.exe"))
-		if v, ok := p.regQuery(runKey, "Orion Bridge"); !ok || v != `"`+installDir+`\orionbridge.exe"` {
-			t.Errorf(`%s "Orion Bridge" = %q (exists %v), want "%s\orionbridge.exe" in quotes`, runKey, v, ok, installDir)
+		if v, ok := p.regQuery(runKey, "Orion Bridge"); !ok || v != `"`+installDir+`\orionbridge.exe" --at-login` {
+			t.Errorf(`%s "Orion Bridge" = %q (exists %v), want "%s\orionbridge.exe" --at-login, the path in quotes`, runKey, v, ok, installDir)
 		}
 		if _, ok := startMenuShortcut(p); !ok {
 			t.Error("no Start Menu shortcut Orion Bridge.lnk")
