@@ -32,16 +32,6 @@ type localUser struct {
 	home     string
 }
 
-func requireTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is needed for the two-user tests and is missing (it is in Debian's passwd and util-linux packages)", name)
-		}
-		t.Skipf("needs %s", name)
-	}
-}
-
 func addUser(t *testing.T, role string) localUser {
 	t.Helper()
 	b := make([]byte, 4)
@@ -129,8 +119,7 @@ func runAs(t *testing.T, u localUser, bin string, args ...string) (string, error
 
 func TestLocalUserCannotPlantFiles(t *testing.T) {
 	testutil.RequireRoot(t, "it creates two OS users and runs the bridge as one of them")
-	requireTool(t, "useradd")
-	requireTool(t, "runuser")
+	testutil.RequireTools(t, testutil.Tool{Name: "useradd", Deb: "passwd"}, testutil.Tool{Name: "runuser", Deb: "util-linux"})
 	attacker, victim := addUser(t, "atk"), addUser(t, "vic")
 	bin := buildBridge(t)
 	desc := func(u localUser) string { return fmt.Sprintf("uid %d (%s)", u.uid, u.name) }

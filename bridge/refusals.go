@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 const (
@@ -213,11 +212,7 @@ func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return cutRunes(s, n-len("…")) + "…"
 }
 
 // thousands formats n with comma separators: 2998 → "2,998".

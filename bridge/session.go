@@ -281,15 +281,18 @@ func engineUnavailableReason(target string, err error) string {
 }
 
 // truncateReason cuts a close reason to the frame limit on a rune boundary.
-func truncateReason(s string) string {
-	if len(s) <= maxCloseReason {
+func truncateReason(s string) string { return cutRunes(s, maxCloseReason) }
+
+// cutRunes is the longest prefix of s of at most n bytes that ends on a
+// rune boundary.
+func cutRunes(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxCloseReason
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:cut]
+	return s[:n]
 }
 
 // finish starts closing the session once: it records why, sends the browser

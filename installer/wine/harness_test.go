@@ -335,9 +335,18 @@ type winProcess struct {
 // ends it.
 func (p *prefix) start(name string, args ...string) *winProcess {
 	p.t.Helper()
+	return p.startEnv(name, nil, args...)
+}
+
+// startEnv is start with changes to the prefix's environment ("NAME=value"
+// replaces NAME; "NAME=" empties it, which Wine's X11 driver takes as no
+// display).
+func (p *prefix) startEnv(name string, env []string, args ...string) *winProcess {
+	p.t.Helper()
 	f := p.outputFile()
-	defer f.Close() // the child has its own descriptor
+	defer f.Close()
 	w := &winProcess{p: p, name: name, cmd: p.command(args...), out: outputOf{f.Name()}, done: make(chan struct{})}
+	w.cmd.Env = append(w.cmd.Env, env...) // the last of a name wins
 	w.cmd.Stdout, w.cmd.Stderr = f, f
 	p.settled()
 	if err := w.cmd.Start(); err != nil {

@@ -261,22 +261,7 @@ func TestMSIInstallServeUninstall(t *testing.T) {
 	bridge.waitForOutput(t, `msg="bridge listening" endpoint=wss://localhost:`+strconv.Itoa(port)+" ", waitLimit)
 
 	t.Run("go client echo", func(t *testing.T) {
-		c := dialBridge(t, pool, port, origin)
-		defer c.Close()
-		if err := c.WriteMessage(websocket.TextMessage, []byte(echoText)); err != nil {
-			t.Fatal(err)
-		}
-		var got []byte
-		for len(got) < len(echoText) {
-			_, msg, err := c.ReadMessage()
-			if err != nil {
-				t.Fatalf("read the echo (got %q so far): %v", got, err)
-			}
-			got = append(got, msg...)
-		}
-		if string(got) != echoText {
-			t.Errorf("echo %q, want %q", got, echoText)
-		}
+		echoThrough(t, pool, port, origin)
 	})
 
 	t.Run("plain-HTTP probe", func(t *testing.T) {
@@ -345,6 +330,28 @@ func TestMSIInstallServeUninstall(t *testing.T) {
 			t.Errorf("%s: %v; the uninstall must keep it", managed, err)
 		}
 	})
+}
+
+// echoThrough sends echoText through the bridge on port and checks that
+// the engine's echo comes back whole, in as many messages as it takes.
+func echoThrough(t *testing.T, pool *x509.CertPool, port int, origin string) {
+	t.Helper()
+	c := dialBridge(t, pool, port, origin)
+	defer c.Close()
+	if err := c.WriteMessage(websocket.TextMessage, []byte(echoText)); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	for len(got) < len(echoText) {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("read the echo (got %q so far): %v", got, err)
+		}
+		got = append(got, msg...)
+	}
+	if string(got) != echoText {
+		t.Errorf("echo %q, want %q", got, echoText)
+	}
 }
 
 func dialBridge(t *testing.T, pool *x509.CertPool, port int, origin string) *websocket.Conn {

@@ -22,8 +22,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 const serviceKey = `HKLM\System\CurrentControlSet\Services\OrionBridge`
@@ -153,22 +151,7 @@ func TestMSIService(t *testing.T) {
 		engine := p.start("demo engine", headless, "demo-engine", "--listen", "127.0.0.1:"+strconv.Itoa(enginePort))
 		engine.waitForOutput(t, "demo engine listening", waitLimit)
 		defer engine.stop()
-		c := dialBridge(t, pool, port, origin)
-		defer c.Close()
-		if err := c.WriteMessage(websocket.TextMessage, []byte(echoText)); err != nil {
-			t.Fatal(err)
-		}
-		var got []byte
-		for len(got) < len(echoText) {
-			_, msg, err := c.ReadMessage()
-			if err != nil {
-				t.Fatalf("read the echo (got %q so far): %v", got, err)
-			}
-			got = append(got, msg...)
-		}
-		if string(got) != echoText {
-			t.Errorf("echo %q, want %q", got, echoText)
-		}
+		echoThrough(t, pool, port, origin)
 		out, err := p.wine(waitLimit, headless, "service", "status")
 		if want := "running (pid " + strconv.Itoa(pid) + ", wss://localhost:" + strconv.Itoa(port) + ")"; err != nil || strings.TrimSpace(out) != want {
 			t.Errorf("orionbridge-headless.exe service status: %v, printed %q; want %q", err, out, want)

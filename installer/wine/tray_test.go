@@ -37,30 +37,6 @@ const (
 	fallbackLine = "the tray could not start: running headless"
 )
 
-// startEnv is start with changes to the prefix's environment ("NAME=value"
-// replaces NAME; "NAME=" empties it, which Wine's X11 driver takes as no
-// display).
-func (p *prefix) startEnv(name string, env []string, args ...string) *winProcess {
-	p.t.Helper()
-	f := p.outputFile()
-	defer f.Close()
-	w := &winProcess{p: p, name: name, cmd: p.command(args...), out: outputOf{f.Name()}, done: make(chan struct{})}
-	w.cmd.Env = append(w.cmd.Env, env...) // the last of a name wins
-	w.cmd.Stdout, w.cmd.Stderr = f, f
-	p.settled()
-	if err := w.cmd.Start(); err != nil {
-		p.t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { w.err = w.cmd.Wait(); close(w.done) }()
-	p.t.Cleanup(func() {
-		w.stop()
-		if p.t.Failed() {
-			p.t.Logf("%s output:\n%s", name, w.out)
-		}
-	})
-	return w
-}
-
 // xvfb starts an X server for the test and returns its display (":N").
 // -displayfd picks a free display number and writes it to the pipe.
 func xvfb(t *testing.T) string {

@@ -1,6 +1,7 @@
 package replacefile
 
 import (
+	"orionbridge/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,20 +16,6 @@ func init() {
 	}
 }
 
-// strace finds strace (Debian package strace). Missing, it fails the test
-// under CI and skips elsewhere.
-func strace(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("strace")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("strace not found: install the Debian package strace (make deps-test does)")
-		}
-		t.Skip("strace not found: install the Debian package strace")
-	}
-	return p
-}
-
 // straceLine is one system call in `strace -f -y` output: an optional
 // thread id, the call's name and its arguments, in which -y shows each
 // file descriptor with its path, as 3</dir/file>.
@@ -39,7 +26,11 @@ var straceLine = regexp.MustCompile(`^(?:\d+\s+)?(\w+)\((.*)$`)
 // opened for writing. The test binary runs as a child under strace, which
 // records the real system calls.
 func TestWriteFileSyscallOrder(t *testing.T) {
-	bin := strace(t)
+	testutil.RequireTools(t, testutil.Tool{Name: "strace", Deb: "strace"})
+	bin, err := exec.LookPath("strace")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		existing bool
