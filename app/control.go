@@ -301,6 +301,10 @@ func (c *controlAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "403 Forbidden: the control API is not for web pages", http.StatusForbidden)
 		return
 	}
+	if r.URL.Path == proofPath && r.Method == http.MethodGet {
+		c.serveProof(w, r) // before the secret is sent (controlproof.go)
+		return
+	}
 	presented, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	h := sha256.Sum256([]byte(presented))
 	if subtle.ConstantTimeCompare(h[:], c.secret[:]) != 1 {

@@ -3,16 +3,12 @@ package app
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"orionbridge/internal/testutil"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,55 +20,10 @@ import (
 // victim runs the real orionbridge binary (runuser) and must refuse with an
 // error naming the path and the fix, using and following nothing planted.
 
-// localUser is an account made for one test with useradd, removed at
-// cleanup.
-type localUser struct {
-	name     string
-	uid, gid int
-	home     string
-}
+// localUser is a real account made for one test (testutil.AddUser).
+type localUser = testutil.LocalUser
 
-func addUser(t *testing.T, role string) localUser {
-	t.Helper()
-	b := make([]byte, 4)
-	rand.Read(b)
-	name := "ob" + role + hex.EncodeToString(b) // < 32 characters, unique per run
-	home, err := os.MkdirTemp("", "orionbridge-home-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("useradd", "--no-create-home", "--home-dir", home, "--shell", "/bin/sh", "--user-group", name).CombinedOutput()
-	if err != nil {
-		os.RemoveAll(home)
-		// Under CI this must not pass quietly: t.Fatal, never t.Skip.
-		t.Fatalf("useradd %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v: %s", name, err, out)
-		}
-		os.RemoveAll(home)
-	})
-	u, err := user.Lookup(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	if err := os.Chown(home, uid, gid); err != nil {
-		t.Fatal(err)
-	}
-	return localUser{name: name, uid: uid, gid: gid, home: home}
-}
-
-// as runs a shell command as u and fails the test if it fails.
-func (u localUser) sh(t *testing.T, script string) {
-	t.Helper()
-	out, err := exec.Command("runuser", "-u", u.name, "--", "sh", "-ec", script).CombinedOutput()
-	if err != nil {
-		t.Fatalf("as %s: %s: %v: %s", u.name, script, err, out)
-	}
-}
+func addUser(t *testing.T, role string) localUser { return testutil.AddUser(t, role) }
 
 // buildBridge builds the headless binary into a folder every user can read.
 func buildBridge(t *testing.T) string {
@@ -104,15 +55,15 @@ func runAs(t *testing.T, u localUser, bin string, args ...string) (string, error
 	// the guard then ends it (its whole process group) and fails the test.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	argv := append([]string{"-u", u.name, "--", "env", "HOME=" + u.home, "XDG_CONFIG_HOME=" + u.home + "/.config",
-		"XDG_DATA_HOME=" + u.home + "/.local/share", bin}, args...)
+	argv := append([]string{"-u", u.Name, "--", "env", "HOME=" + u.Home, "XDG_CONFIG_HOME=" + u.Home + "/.config",
+		"XDG_DATA_HOME=" + u.Home + "/.local/share", bin}, args...)
 	cmd := exec.CommandContext(ctx, "runuser", argv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
-		t.Fatalf("orionbridge %s as %s did not exit: it accepted the planted files and ran:\n%s", strings.Join(args, " "), u.name, out)
+		t.Fatalf("orionbridge %s as %s did not exit: it accepted the planted files and ran:\n%s", strings.Join(args, " "), u.Name, out)
 	}
 	return string(out), err
 }
@@ -122,11 +73,11 @@ func TestLocalUserCannotPlantFiles(t *testing.T) {
 	testutil.RequireTools(t, testutil.Tool{Name: "useradd", Deb: "passwd"}, testutil.Tool{Name: "runuser", Deb: "util-linux"})
 	attacker, victim := addUser(t, "atk"), addUser(t, "vic")
 	bin := buildBridge(t)
-	desc := func(u localUser) string { return fmt.Sprintf("uid %d (%s)", u.uid, u.name) }
+	desc := func(u localUser) string { return fmt.Sprintf("uid %d (%s)", u.UID, u.Name) }
 
 	// The victim's file the planted log link points at; the victim can
 	// write it, so a bridge that follows the link appends to it.
-	bashrc := filepath.Join(victim.home, ".bashrc")
+	bashrc := filepath.Join(victim.Home, ".bashrc")
 	const plantedSecret = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 	tests := []struct {
@@ -136,33 +87,33 @@ func TestLocalUserCannotPlantFiles(t *testing.T) {
 		want  []string // in the refusal
 	}{
 		{"data dir and control.secret planted by another user", func(t *testing.T, data string) {
-			attacker.sh(t, fmt.Sprintf("mkdir -m 0777 %[1]s && printf %%s %[2]s > %[1]s/control.secret && chmod 0644 %[1]s/control.secret", data, plantedSecret))
+			attacker.Sh(t, fmt.Sprintf("mkdir -m 0777 %[1]s && printf %%s %[2]s > %[1]s/control.secret && chmod 0644 %[1]s/control.secret", data, plantedSecret))
 		}, []string{"data dir DATA: owned by " + desc(attacker) + ", not by you (" + desc(victim) + ")", "choose a data_dir only you can write, or remove DATA"}},
 
 		{"own data dir that others can write", func(t *testing.T, data string) {
-			victim.sh(t, "mkdir -m 0777 "+data)
-			attacker.sh(t, fmt.Sprintf("printf %%s %s > %s/control.secret", plantedSecret, data))
+			victim.Sh(t, "mkdir -m 0777 "+data)
+			attacker.Sh(t, fmt.Sprintf("printf %%s %s > %s/control.secret", plantedSecret, data))
 		}, []string{"data dir DATA: is writable by others (mode 0777): chmod 700 DATA"}},
 
 		{"control.secret planted while the data dir was open", func(t *testing.T, data string) {
-			victim.sh(t, "mkdir -m 0777 "+data)
-			attacker.sh(t, fmt.Sprintf("printf %%s %s > %s/control.secret && chmod 0600 %s/control.secret", plantedSecret, data, data))
-			victim.sh(t, "chmod 700 "+data) // as the error above tells them
+			victim.Sh(t, "mkdir -m 0777 "+data)
+			attacker.Sh(t, fmt.Sprintf("printf %%s %s > %s/control.secret && chmod 0600 %s/control.secret", plantedSecret, data, data))
+			victim.Sh(t, "chmod 700 "+data) // as the error above tells them
 		}, []string{"control secret DATA/control.secret: owned by " + desc(attacker)}},
 
 		{"logs folder with a symbolic link, planted while the data dir was open", func(t *testing.T, data string) {
-			victim.sh(t, "mkdir -m 0777 "+data)
-			attacker.sh(t, fmt.Sprintf("mkdir -m 0777 %[1]s/logs && ln -s %[2]s %[1]s/logs/orionbridge.log", data, bashrc))
-			victim.sh(t, "chmod 700 "+data)
+			victim.Sh(t, "mkdir -m 0777 "+data)
+			attacker.Sh(t, fmt.Sprintf("mkdir -m 0777 %[1]s/logs && ln -s %[2]s %[1]s/logs/orionbridge.log", data, bashrc))
+			victim.Sh(t, "chmod 700 "+data)
 		}, []string{"log folder DATA/logs: owned by " + desc(attacker)}},
 
 		{"own logs folder that others can write, with a planted link", func(t *testing.T, data string) {
-			victim.sh(t, fmt.Sprintf("mkdir -m 0755 %[1]s && mkdir -m 0777 %[1]s/logs", data))
-			attacker.sh(t, fmt.Sprintf("ln -s %s %s/logs/orionbridge.log", bashrc, data))
+			victim.Sh(t, fmt.Sprintf("mkdir -m 0755 %[1]s && mkdir -m 0777 %[1]s/logs", data))
+			attacker.Sh(t, fmt.Sprintf("ln -s %s %s/logs/orionbridge.log", bashrc, data))
 		}, []string{"log folder DATA/logs: is writable by others (mode 0777): chmod 700 DATA/logs"}},
 
 		{"symbolic link as the log file in our own folder", func(t *testing.T, data string) {
-			victim.sh(t, fmt.Sprintf("mkdir -m 0700 %[1]s %[1]s/logs && ln -s %[2]s %[1]s/logs/orionbridge.log", data, bashrc))
+			victim.Sh(t, fmt.Sprintf("mkdir -m 0700 %[1]s %[1]s/logs && ln -s %[2]s %[1]s/logs/orionbridge.log", data, bashrc))
 		}, []string{"log file DATA/logs/orionbridge.log: is a symbolic link to " + bashrc, "remove DATA/logs/orionbridge.log"}},
 	}
 	for i, tt := range tests {
@@ -177,9 +128,9 @@ func TestLocalUserCannotPlantFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			data := filepath.Join(shared, "data")
-			victim.sh(t, "printf 'export KEEP=1\\n' > "+bashrc)
-			config := filepath.Join(victim.home, fmt.Sprintf("config%d.toml", i))
-			victim.sh(t, fmt.Sprintf("printf 'port = %d\\nfallback_ports = []\\ndata_dir = \"%s\"\\n' > %s", testutil.FreePort(t), data, config))
+			victim.Sh(t, "printf 'export KEEP=1\\n' > "+bashrc)
+			config := filepath.Join(victim.Home, fmt.Sprintf("config%d.toml", i))
+			victim.Sh(t, fmt.Sprintf("printf 'port = %d\\nfallback_ports = []\\ndata_dir = \"%s\"\\n' > %s", testutil.FreePort(t), data, config))
 			tt.plant(t, data)
 
 			for _, args := range [][]string{{"run", "--config", config}, {"status", "--config", config}} {
@@ -192,7 +143,7 @@ func TestLocalUserCannotPlantFiles(t *testing.T) {
 				}
 				for _, w := range tt.want {
 					if w = strings.ReplaceAll(w, "DATA", data); !strings.Contains(out, w) {
-						t.Errorf("orionbridge %s as %s: output lacks %q:\n%s", args[0], victim.name, w, out)
+						t.Errorf("orionbridge %s as %s: output lacks %q:\n%s", args[0], victim.Name, w, out)
 					}
 				}
 			}
@@ -205,7 +156,7 @@ func TestLocalUserCannotPlantFiles(t *testing.T) {
 					return nil
 				}
 				fi, _ := os.Lstat(p)
-				if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) == victim.uid && parentOwner(p) == attacker.uid {
+				if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) == victim.UID && parentOwner(p) == attacker.UID {
 					t.Errorf("the victim created %s in the attacker's folder", p)
 				}
 				return nil
@@ -220,11 +171,11 @@ func TestLocalUserCannotPlantFiles(t *testing.T) {
 		t.Cleanup(func() { os.RemoveAll(shared) })
 		os.Chmod(shared, 0o777|fs.ModeSticky)
 		data := filepath.Join(shared, "data")
-		config := filepath.Join(victim.home, "fresh.toml")
-		victim.sh(t, fmt.Sprintf("printf 'port = %d\\nfallback_ports = []\\ndata_dir = \"%s\"\\n' > %s", testutil.FreePort(t), data, config))
+		config := filepath.Join(victim.Home, "fresh.toml")
+		victim.Sh(t, fmt.Sprintf("printf 'port = %d\\nfallback_ports = []\\ndata_dir = \"%s\"\\n' > %s", testutil.FreePort(t), data, config))
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "runuser", "-u", victim.name, "--", "env", "HOME="+victim.home, bin, "run", "--config", config)
+		cmd := exec.CommandContext(ctx, "runuser", "-u", victim.Name, "--", "env", "HOME="+victim.Home, bin, "run", "--config", config)
 		stderr, _ := cmd.StderrPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -250,7 +201,7 @@ func TestLocalUserCannotPlantFiles(t *testing.T) {
 		}
 		for _, p := range []string{data, filepath.Join(data, "logs"), filepath.Join(data, "certs")} {
 			fi, err := os.Lstat(p)
-			if err != nil || fi.Mode().Perm() != 0o700 || int(fi.Sys().(*syscall.Stat_t).Uid) != victim.uid {
+			if err != nil || fi.Mode().Perm() != 0o700 || int(fi.Sys().(*syscall.Stat_t).Uid) != victim.UID {
 				t.Errorf("%s: %v, %v; want the victim's, mode 0700", p, fi.Mode(), err)
 			}
 		}

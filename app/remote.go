@@ -23,6 +23,7 @@ import (
 	"orionbridge/bridge"
 	"orionbridge/certs"
 	"orionbridge/config"
+	"orionbridge/internal/machinedir"
 	"orionbridge/internal/owneronly"
 )
 
@@ -56,22 +57,35 @@ func Attach(cfg config.Config, port int) (*Remote, error) {
 	if cfg.CertFile == "" {
 		// A CA someone else planted would have us send the secret to
 		// their server: the same check as the secret's.
-		certDir := filepath.Join(cfg.DataDir, "certs")
-		if err := owneronly.CheckDir("certificate folder", certDir); err != nil {
-			return nil, fmt.Errorf("attach: %w", err)
-		}
-		pem, err := owneronly.ReadFile("CA certificate", certs.CAPath(certDir))
-		if err != nil {
-			return nil, fmt.Errorf("attach: read the bridge's CA: %w", err)
-		}
 		tlsConf.RootCAs = x509.NewCertPool()
-		tlsConf.RootCAs.AppendCertsFromPEM(pem)
+		// The bridge serves the machine certificate when there is one
+		// (certs.OpenServed), else the user's own.
+		if certs.MachineInstalled(machinedir.Path()) {
+			pem, err := owneronly.ReadMachineFile("machine CA certificate", certs.CAPath(certs.MachineCertsDir(machinedir.Path())))
+			if err != nil {
+				return nil, fmt.Errorf("attach: read the machine CA: %w", err)
+			}
+			tlsConf.RootCAs.AppendCertsFromPEM(pem)
+		} else {
+			certDir := filepath.Join(cfg.DataDir, "certs")
+			if err := owneronly.CheckDir("certificate folder", certDir); err != nil {
+				return nil, fmt.Errorf("attach: %w", err)
+			}
+			pem, err := owneronly.ReadFile("CA certificate", certs.CAPath(certDir))
+			if err != nil {
+				return nil, fmt.Errorf("attach: read the bridge's CA: %w", err)
+			}
+			tlsConf.RootCAs.AppendCertsFromPEM(pem)
+		}
 	}
 	r := &Remote{
 		base:   "https://localhost:" + strconv.Itoa(port),
 		auth:   "Bearer " + secret,
 		client: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}},
 		dialer: websocket.Dialer{TLSClientConfig: tlsConf, HandshakeTimeout: 10 * time.Second},
+	}
+	if err := r.checkProof(secret); err != nil {
+		return nil, fmt.Errorf("attach to %s: %w", r.base, err)
 	}
 	if err := r.call(context.Background(), http.MethodGet, "/api/info", nil, &r.info); err != nil {
 		return nil, fmt.Errorf("attach to %s: %w", r.base, err)

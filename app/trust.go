@@ -41,7 +41,15 @@ func (in *Instance) Maintain(ctx context.Context) {
 
 // watchTrust checks the trust stores now and then every trustCheckEvery
 // until ctx is done, so a missing trust is logged even when nobody asks.
+// Serving the machine certificate, it first adds the machine CA to this
+// user's own browser stores (certs.InstallForUser): the administrator's
+// install reached the machine's stores, but Chrome and Firefox on Linux
+// read each user's NSS databases, and no administrator can reach those
+// for a user who does not exist yet.
 func (in *Instance) watchTrust(ctx context.Context) {
+	if in.Certs.Status().Kind == certs.KindMachine {
+		in.trustMachineCAForUser()
+	}
 	in.refreshTrust(0)
 	every(ctx, trustCheckEvery, func() { in.refreshTrust(0) })
 }
@@ -74,7 +82,7 @@ func (in *Instance) refreshTrust(maxAge time.Duration) bool {
 	switch {
 	case !in.trusted && (first || was):
 		in.log.Warn("browsers do not trust the bridge's certificate yet, so pages cannot connect: run `orionbridge certs install`",
-			"ca", certs.CAPath(in.certDir))
+			"ca", in.Certs.Status().CAPath)
 	case in.trusted && !was:
 		in.log.Info("the bridge's certificate is trusted by this machine's browsers")
 	}
@@ -85,7 +93,7 @@ func (in *Instance) refreshTrust(maxAge time.Duration) bool {
 // certificate from the company's PKI, whether the system roots accept it.
 func (in *Instance) checkTrust() bool {
 	if in.RunningConfig().CertFile == "" {
-		stores, err := certs.CheckTrust(in.certDir)
+		stores, err := certs.CheckTrust(in.Certs.CADir())
 		return err == nil && certs.Trusted(stores)
 	}
 	cert, err := in.Certs.GetCertificate(nil)
@@ -108,9 +116,24 @@ func (in *Instance) checkTrust() bool {
 	return err == nil
 }
 
+// trustMachineCAForUser adds the machine CA to the user's NSS databases
+// that lack it, and logs what it did.
+func (in *Instance) trustMachineCAForUser() {
+	results, err := certs.InstallForUser(in.Certs.CADir())
+	for _, r := range results {
+		if r.Action == "installed" {
+			in.log.Info("trusted this computer's certificate in your browser store", "store", r.Name, "path", r.Path)
+		}
+	}
+	if err != nil {
+		in.log.Warn("could not add this computer's certificate to your browser stores: run `orionbridge certs install`", "err", err)
+	}
+}
+
 // CertificateHealth is the "certificate" object of /health.
 type CertificateHealth struct {
 	Trusted     bool      `json:"trusted"`
+	Kind        string    `json:"kind"` // "machine", "user" or "external" (certs.Kind)
 	External    bool      `json:"external,omitempty"`
 	CAPath      string    `json:"ca_path,omitempty"`
 	Fingerprint string    `json:"fingerprint,omitempty"`
@@ -122,7 +145,7 @@ type CertificateHealth struct {
 func (in *Instance) certificateHealth() CertificateHealth {
 	st := in.Certs.Status()
 	h := CertificateHealth{
-		Trusted: in.refreshTrust(trustFresh), External: st.External, CAPath: st.CAPath,
+		Trusted: in.refreshTrust(trustFresh), Kind: string(st.Kind), External: st.External, CAPath: st.CAPath,
 		Fingerprint: st.CAFingerprint, NotAfter: st.LeafNotAfter, CANotAfter: st.CANotAfter,
 	}
 	if !h.Trusted && !h.External {

@@ -35,15 +35,29 @@ type target struct {
 }
 
 // record is what install did, kept at recordPath, so that uninstall takes
-// out exactly that: the Firefox domains that were not already listed, and
+// out exactly that: the Firefox entries that were not already listed, and
 // the folders that did not exist. Our own files need no record: their
-// name says they are ours.
+// name says they are ours. It has two parts, each keyed by the
+// policies.json path: Firefox, what policy install added to SkipDomains,
+// and Certificates, what InstallCertificate added to Certificates.Install.
+// Either uninstall leaves the other's part, and the record goes only when
+// both are gone.
 type record struct {
-	Version int                     `json:"version"`
-	Origins []string                `json:"origins"`
-	Iframe  bool                    `json:"iframe,omitempty"`
-	Dirs    []string                `json:"created_dirs,omitempty"`
-	Firefox map[string]firefoxAdded `json:"firefox,omitempty"`
+	Version      int                     `json:"version"`
+	Origins      []string                `json:"origins,omitempty"`
+	Iframe       bool                    `json:"iframe,omitempty"`
+	Dirs         []string                `json:"created_dirs,omitempty"`
+	Firefox      map[string]firefoxAdded `json:"firefox,omitempty"`
+	Certificates map[string]firefoxAdded `json:"firefox_certificates,omitempty"`
+}
+
+// part is the record of what was added to list l, per policies.json, and
+// other the record of the other list.
+func (r *record) part(l policiesList) (part, other map[string]firefoxAdded) {
+	if l == certInstall {
+		return r.Certificates, r.Firefox
+	}
+	return r.Firefox, r.Certificates
 }
 
 // CheckPrivilege: the files are in /etc, /var/lib and /Library, which only
@@ -59,7 +73,7 @@ func readRecord(root string) (record, bool, error) {
 	path := filepath.Join(root, recordPath)
 	data, err := owneronly.ReadFile("browser policy record", path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return record{Firefox: map[string]firefoxAdded{}}, false, nil
+		return record{Version: 1, Firefox: map[string]firefoxAdded{}, Certificates: map[string]firefoxAdded{}}, false, nil
 	}
 	if err != nil {
 		return record{}, false, err
@@ -70,6 +84,9 @@ func readRecord(root string) (record, bool, error) {
 	}
 	if r.Firefox == nil {
 		r.Firefox = map[string]firefoxAdded{}
+	}
+	if r.Certificates == nil {
+		r.Certificates = map[string]firefoxAdded{}
 	}
 	return r, true, nil
 }
@@ -150,18 +167,10 @@ func Install(root string, opts Options) ([]BrowserStatus, error) {
 				return nil, err
 			}
 		case firefoxMerge:
-			old, err := readExisting("Firefox policies", path)
-			if err != nil {
+			if _, err := rec.merge(root, t.path, skipDomains, domains); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", t.browser, err))
-				continue
 			}
-			var added firefoxAdded
-			data, added, err = MergeFirefox(path, old, domains, rec.Firefox[t.path])
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", t.browser, err))
-				continue
-			}
-			rec.Firefox[t.path] = added
+			continue
 		}
 		if err := replacefile.WriteFile(path, data, 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t.browser, err))
@@ -174,6 +183,25 @@ func Install(root string, opts Options) ([]BrowserStatus, error) {
 		return nil, err
 	}
 	return Status(root, opts)
+}
+
+// merge adds entries to list l of the policies.json at path (under root),
+// replacing what an earlier install added there, and records what it
+// added. The record is updated before the file is written: if the write
+// fails, uninstall takes out entries that are not there, which is harmless.
+func (r *record) merge(root, path string, l policiesList, entries []string) (firefoxAdded, error) {
+	full := filepath.Join(root, path)
+	old, err := readExisting("Firefox policies", full)
+	if err != nil {
+		return firefoxAdded{}, err
+	}
+	part, _ := r.part(l)
+	data, added, err := mergeList(full, old, l, entries, part[path])
+	if err != nil {
+		return firefoxAdded{}, err
+	}
+	part[path] = added
+	return added, replacefile.WriteFile(full, data, 0o644)
 }
 
 func writeRecord(root string, rec *record) error {
@@ -210,51 +238,87 @@ func Uninstall(root string) ([]string, error) {
 				errs = append(errs, fmt.Errorf("%s: %w", t.browser, err))
 			}
 		case firefoxMerge:
-			added, ok := rec.Firefox[t.path]
-			if !ok {
+			if _, ok := rec.Firefox[t.path]; !ok {
 				if _, err := os.Lstat(path); !found && err == nil {
 					done = append(done, t.browser+": "+path+" left as it is (no record of what policy install added)")
 				}
 				continue
 			}
-			if err := unmergeFile(path, added); err != nil {
+			line, err := rec.unmerge(root, t.path, skipDomains)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", t.browser, err))
 				continue
 			}
-			what := "removed " + strings.Join(added.Domains, ", ") + " from " + path
-			if len(added.Domains) == 0 {
-				what = path + ": nothing of ours left in it"
-			}
-			done = append(done, t.browser+": "+what)
-			delete(rec.Firefox, t.path)
+			done = append(done, t.browser+": "+line)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		// Keep the record: a second uninstall finishes the job.
-		return done, errors.Join(err, writeRecord(root, &rec))
+	rec.Origins, rec.Iframe = nil, false
+	return rec.finish(root, found, done, errs)
+}
+
+// unmerge takes what was added to list l out of the policies.json at path
+// (under root), drops it from the record, and says what it did.
+func (r *record) unmerge(root, path string, l policiesList) (string, error) {
+	part, other := r.part(l)
+	added := part[path]
+	full := filepath.Join(root, path)
+	if err := unmergeFile(full, l, added); err != nil {
+		return "", err
 	}
-	if found {
+	delete(part, path)
+	// The file and its "policies" object are shared by both lists: when
+	// the list that created them leaves first, the other list's record
+	// takes them over, so that its uninstall removes them once empty.
+	if rest, ok := other[path]; ok {
+		rest.CreatedFile = rest.CreatedFile || added.CreatedFile
+		rest.CreatedRoot = rest.CreatedRoot || added.CreatedRoot
+		other[path] = rest
+	}
+	if len(added.Entries) == 0 {
+		return full + ": nothing of ours left in " + l.section + "." + l.list, nil
+	}
+	return "removed " + strings.Join(added.Entries, ", ") + " from " + l.section + "." + l.list + " in " + full, nil
+}
+
+// finish ends an uninstall: on errors the record is kept whole, so that a
+// second uninstall finishes the job; otherwise it is rewritten while the
+// other part still has entries to take out, and removed when nothing is
+// left. Then the folders install created go, deepest first, if empty: a
+// folder someone has put something into since (or that still holds the
+// other part's file) stays, and stays recorded while the record does.
+func (r *record) finish(root string, found bool, done []string, errs []error) ([]string, error) {
+	if err := errors.Join(errs...); err != nil {
+		return done, errors.Join(err, writeRecord(root, r))
+	}
+	left := len(r.Firefox) > 0 || len(r.Certificates) > 0
+	if found && !left {
 		if err := os.Remove(filepath.Join(root, recordPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return done, err
 		}
 	}
-	// Deepest first; a folder someone has put something into since stays.
-	dirs := slices.Clone(rec.Dirs)
+	dirs := slices.Clone(r.Dirs)
 	slices.SortFunc(dirs, func(a, b string) int { return len(b) - len(a) })
+	r.Dirs = nil
 	for _, d := range dirs {
-		if err := os.Remove(filepath.Join(root, d)); err == nil {
-			done = append(done, "removed the folder "+filepath.Join(root, d))
+		full := filepath.Join(root, d)
+		if err := os.Remove(full); err == nil {
+			done = append(done, "removed the folder "+full)
+		} else if _, err := os.Lstat(full); err == nil {
+			r.Dirs = append(r.Dirs, d)
 		}
+	}
+	if left {
+		return done, writeRecord(root, r)
 	}
 	return done, nil
 }
 
-func unmergeFile(path string, added firefoxAdded) error {
+func unmergeFile(path string, l policiesList, added firefoxAdded) error {
 	old, err := readExisting("Firefox policies", path)
 	if err != nil || old == nil {
 		return err // gone already: nothing of ours is left
 	}
-	data, err := UnmergeFirefox(path, old, added)
+	data, err := unmergeList(path, old, l, added)
 	if err != nil {
 		return err
 	}
@@ -295,7 +359,7 @@ func Status(root string, opts Options) ([]BrowserStatus, error) {
 				s.Note = fmt.Sprintf("unreadable: %v", err)
 			}
 		case t.kind == firefoxMerge:
-			s.Entries, s.Current, err = firefoxStatus(path, data, domains)
+			s.Entries, s.Current, err = firefoxStatus(path, data, skipDomains, domains)
 			s.InPlace = err == nil && s.Current
 			if err != nil {
 				s.Note = err.Error()
@@ -327,15 +391,15 @@ func chromiumStatus(data []byte, want []string) (entries []string, hasIframe, cu
 	return m.Loopback, hasIframe, current, nil
 }
 
-// firefoxStatus lists SkipDomains and whether it holds every domain wanted.
-func firefoxStatus(path string, data []byte, want []string) (domains []string, current bool, err error) {
-	d, err := parseFirefox(path, data)
+// firefoxStatus lists list l and whether it holds every entry wanted.
+func firefoxStatus(path string, data []byte, l policiesList, want []string) (entries []string, current bool, err error) {
+	d, err := parseFirefox(path, data, l)
 	if err != nil {
 		return nil, false, err
 	}
 	current = len(want) > 0
 	for _, w := range want {
-		current = current && slices.Contains(d.domains, w)
+		current = current && slices.Contains(d.entries, w)
 	}
-	return d.domains, current, nil
+	return d.entries, current, nil
 }

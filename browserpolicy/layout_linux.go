@@ -21,3 +21,7 @@ var layout = []target{
 
 // recordPath is install's record, in the machine data dir.
 const recordPath = "/var/lib/orionbridge/browser-policy.json"
+
+// firefoxCertificateNote would be what InstallCertificate says without a
+// policies.json in layout; this layout has one, so it is never said.
+const firefoxCertificateNote = "Firefox: no system policies.json on this system"

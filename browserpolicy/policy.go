@@ -41,12 +41,18 @@
 // policy keys (registry_windows.go); on macOS a configuration profile for an
 // MDM to deploy (layout_darwin.go). Uninstall removes exactly what install
 // added, using a record install keeps (recordName).
+//
+// The package also puts the machine CA where certs cannot by itself
+// (certificate.go, point 3): Firefox's Certificates.Install, merged into
+// the same policies.json by the same code, parameterised by list, with its
+// own part of the record; and the macOS profile that holds the CA.
 package browserpolicy
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -193,61 +199,87 @@ func ChromiumPolicy(opts Options) ([]byte, error) {
 // errNoOrigins: with no site to approve, a policy would approve nothing.
 var errNoOrigins = fmt.Errorf("allowed_origins is empty: there is no site to approve; set it (orionbridge config write-managed --allowed-origins https://editor.example.com) and run policy install again, or run policy uninstall")
 
-// firefoxAdded is what a merge added to a policies.json, so that removing
-// it takes out exactly that.
+// policiesList is one list of strings in a policies.json,
+// policies.<section>.<list>, that an install adds entries to and its
+// uninstall takes them out of. Each list has its own part of the record
+// (firefoxAdded), so that uninstalling one leaves the other's entries.
+type policiesList struct {
+	section, list string
+	again         string // what to do once a broken file is fixed
+}
+
+func (l policiesList) String() string { return "policies." + l.section + "." + l.list }
+
+// skipDomains is what policy install merges (point 4).
+var skipDomains = policiesList{FirefoxSection, FirefoxSkipDomains, "run policy install again"}
+
+// firefoxAdded is what a merge added to one list of a policies.json, so
+// that removing it takes out exactly that.
 type firefoxAdded struct {
-	Domains        []string `json:"domains,omitempty"`
+	Entries        []string `json:"entries,omitempty"`
 	CreatedFile    bool     `json:"created_file,omitempty"`
-	CreatedSection bool     `json:"created_section,omitempty"` // policies.LocalNetworkAccess
-	CreatedList    bool     `json:"created_list,omitempty"`    // its SkipDomains
+	CreatedSection bool     `json:"created_section,omitempty"` // policies.<section>
+	CreatedList    bool     `json:"created_list,omitempty"`    // its list
 	CreatedRoot    bool     `json:"created_root,omitempty"`    // "policies" itself
 }
 
 // firefoxDoc is a policies.json with every value we do not touch kept as
-// written (RawMessage), so a merge changes nothing but SkipDomains.
+// written (RawMessage), so a merge changes nothing but one list.
 type firefoxDoc struct {
+	list     policiesList
 	top      map[string]json.RawMessage
 	policies map[string]json.RawMessage
 	section  map[string]json.RawMessage
-	domains  []string
+	entries  []string
 	had      firefoxAdded // which levels existed, as Created* = false
 }
 
-func parseFirefox(path string, data []byte) (*firefoxDoc, error) {
-	d := &firefoxDoc{top: map[string]json.RawMessage{}, policies: map[string]json.RawMessage{}, section: map[string]json.RawMessage{}}
+func parseFirefox(path string, data []byte, l policiesList) (*firefoxDoc, error) {
+	d := &firefoxDoc{list: l, top: map[string]json.RawMessage{}, policies: map[string]json.RawMessage{}, section: map[string]json.RawMessage{}}
 	bad := func(what string, err error) error {
-		return fmt.Errorf("%s: %s: %v; fix the file (Firefox ignores it as it is) and run policy install again", path, what, err)
+		return fmt.Errorf("%s: %s: %v; fix the file (Firefox ignores it as it is) and %s", path, what, err, l.again)
+	}
+	// object decodes raw into m; JSON null would leave m nil, which the
+	// merge could not add to, so it is refused like any other non-object.
+	object := func(raw []byte, m *map[string]json.RawMessage, what string) error {
+		if err := json.Unmarshal(raw, m); err != nil {
+			return bad(what, err)
+		}
+		if *m == nil {
+			return bad(what, errors.New("it is null"))
+		}
+		return nil
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		d.had = firefoxAdded{CreatedFile: true, CreatedRoot: true, CreatedSection: true, CreatedList: true}
 		return d, nil
 	}
-	if err := json.Unmarshal(data, &d.top); err != nil {
-		return nil, bad("not a JSON object", err)
+	if err := object(data, &d.top, "not a JSON object"); err != nil {
+		return nil, err
 	}
 	raw, ok := d.top["policies"]
 	if !ok {
 		d.had = firefoxAdded{CreatedRoot: true, CreatedSection: true, CreatedList: true}
 		return d, nil
 	}
-	if err := json.Unmarshal(raw, &d.policies); err != nil {
-		return nil, bad(`"policies" is not an object`, err)
+	if err := object(raw, &d.policies, `"policies" is not an object`); err != nil {
+		return nil, err
 	}
-	raw, ok = d.policies[FirefoxSection]
+	raw, ok = d.policies[l.section]
 	if !ok {
 		d.had = firefoxAdded{CreatedSection: true, CreatedList: true}
 		return d, nil
 	}
-	if err := json.Unmarshal(raw, &d.section); err != nil {
-		return nil, bad(`"policies.LocalNetworkAccess" is not an object`, err)
+	if err := object(raw, &d.section, `"policies.`+l.section+`" is not an object`); err != nil {
+		return nil, err
 	}
-	raw, ok = d.section[FirefoxSkipDomains]
+	raw, ok = d.section[l.list]
 	if !ok {
 		d.had = firefoxAdded{CreatedList: true}
 		return d, nil
 	}
-	if err := json.Unmarshal(raw, &d.domains); err != nil {
-		return nil, bad(`"policies.LocalNetworkAccess.SkipDomains" is not an array of strings`, err)
+	if err := json.Unmarshal(raw, &d.entries); err != nil {
+		return nil, bad(`"`+l.String()+`" is not an array of strings`, err)
 	}
 	return d, nil
 }
@@ -260,19 +292,19 @@ func (d *firefoxDoc) bytes(ours firefoxAdded) ([]byte, error) {
 		m[k] = raw
 		return err
 	}
-	if len(d.domains) > 0 || !ours.CreatedList {
-		if err := set(d.section, FirefoxSkipDomains, nonNil(d.domains)); err != nil {
+	if len(d.entries) > 0 || !ours.CreatedList {
+		if err := set(d.section, d.list.list, nonNil(d.entries)); err != nil {
 			return nil, err
 		}
 	} else {
-		delete(d.section, FirefoxSkipDomains)
+		delete(d.section, d.list.list)
 	}
 	if len(d.section) > 0 || !ours.CreatedSection {
-		if err := set(d.policies, FirefoxSection, d.section); err != nil {
+		if err := set(d.policies, d.list.section, d.section); err != nil {
 			return nil, err
 		}
 	} else {
-		delete(d.policies, FirefoxSection)
+		delete(d.policies, d.list.section)
 	}
 	if len(d.policies) > 0 || !ours.CreatedRoot {
 		if err := set(d.top, "policies", d.policies); err != nil {
@@ -304,11 +336,22 @@ func nonNil(s []string) []string {
 // install added: it is taken out first, so that a domain no longer in
 // allowed_origins goes. It returns the new content and what it added.
 func MergeFirefox(path string, old []byte, domains []string, prev firefoxAdded) ([]byte, firefoxAdded, error) {
-	d, err := parseFirefox(path, old)
+	return mergeList(path, old, skipDomains, domains, prev)
+}
+
+// UnmergeFirefox takes out of old what an install added; nil means the
+// file was ours and nothing else is left in it: remove it.
+func UnmergeFirefox(path string, old []byte, added firefoxAdded) ([]byte, error) {
+	return unmergeList(path, old, skipDomains, added)
+}
+
+// mergeList is MergeFirefox for any list l.
+func mergeList(path string, old []byte, l policiesList, entries []string, prev firefoxAdded) ([]byte, firefoxAdded, error) {
+	d, err := parseFirefox(path, old, l)
 	if err != nil {
 		return nil, firefoxAdded{}, err
 	}
-	d.domains = removeAll(d.domains, prev.Domains)
+	d.entries = removeAll(d.entries, prev.Entries)
 	// Levels an earlier install created stay ours.
 	ours := firefoxAdded{
 		CreatedFile:    d.had.CreatedFile || prev.CreatedFile,
@@ -316,24 +359,23 @@ func MergeFirefox(path string, old []byte, domains []string, prev firefoxAdded) 
 		CreatedSection: d.had.CreatedSection || prev.CreatedSection,
 		CreatedList:    d.had.CreatedList || prev.CreatedList,
 	}
-	for _, dom := range domains {
-		if !slices.Contains(d.domains, dom) {
-			d.domains = append(d.domains, dom)
-			ours.Domains = append(ours.Domains, dom)
+	for _, e := range entries {
+		if !slices.Contains(d.entries, e) {
+			d.entries = append(d.entries, e)
+			ours.Entries = append(ours.Entries, e)
 		}
 	}
 	out, err := d.bytes(ours)
 	return out, ours, err
 }
 
-// UnmergeFirefox takes out of old what an install added; nil means the
-// file was ours and nothing else is left in it: remove it.
-func UnmergeFirefox(path string, old []byte, added firefoxAdded) ([]byte, error) {
-	d, err := parseFirefox(path, old)
+// unmergeList is UnmergeFirefox for any list l.
+func unmergeList(path string, old []byte, l policiesList, added firefoxAdded) ([]byte, error) {
+	d, err := parseFirefox(path, old, l)
 	if err != nil {
 		return nil, err
 	}
-	d.domains = removeAll(d.domains, added.Domains)
+	d.entries = removeAll(d.entries, added.Entries)
 	return d.bytes(added)
 }
 
@@ -366,6 +408,63 @@ var macBrowsers = []struct{ name, domain string }{
 	{"Microsoft Edge", "com.microsoft.Edge"},
 }
 
+// profileBuffer writes a configuration profile, a property list: begin,
+// one payload per dictionary in PayloadContent, end with the profile's own
+// keys. Both profiles (MobileConfig, CertificateProfile) are written by it,
+// so they have the same form.
+type profileBuffer struct{ bytes.Buffer }
+
+func (b *profileBuffer) begin() {
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>PayloadContent</key>
+	<array>
+`)
+}
+
+// payload writes one payload dictionary: the keys every payload has, then
+// body's.
+func (b *profileBuffer) payload(typ, identifier, uuid, displayName string, body func()) {
+	b.WriteString("\t\t<dict>\n")
+	b.key("PayloadType", "<string>"+xmlText(typ)+"</string>")
+	b.key("PayloadIdentifier", "<string>"+xmlText(identifier)+"</string>")
+	b.key("PayloadUUID", "<string>"+uuid+"</string>")
+	b.key("PayloadVersion", "<integer>1</integer>")
+	b.key("PayloadDisplayName", "<string>"+xmlText(displayName)+"</string>")
+	body()
+	b.WriteString("\t\t</dict>\n")
+}
+
+// key writes a key of a payload and its value, already in XML.
+func (b *profileBuffer) key(name, value string) {
+	fmt.Fprintf(b, "\t\t\t<key>%s</key>\n\t\t\t%s\n", name, value)
+}
+
+// end closes PayloadContent and writes the profile's keys. The scope is
+// System: the policies and the trust are for every user of the Mac.
+func (b *profileBuffer) end(identifier, uuid, displayName, description string) {
+	fmt.Fprintf(b, `	</array>
+	<key>PayloadType</key>
+	<string>Configuration</string>
+	<key>PayloadScope</key>
+	<string>System</string>
+	<key>PayloadIdentifier</key>
+	<string>%s</string>
+	<key>PayloadUUID</key>
+	<string>%s</string>
+	<key>PayloadVersion</key>
+	<integer>1</integer>
+	<key>PayloadDisplayName</key>
+	<string>%s</string>
+	<key>PayloadDescription</key>
+	<string>%s</string>
+</dict>
+</plist>
+`, xmlText(identifier), uuid, xmlText(displayName), xmlText(description))
+}
+
 // MobileConfig is a configuration profile with the same keys for an MDM to
 // deploy on macOS (an unattended pkg cannot install a profile). Firefox
 // needs EnterprisePoliciesEnabled to read any policy on macOS
@@ -383,22 +482,10 @@ func MobileConfig(opts Options) ([]byte, error) {
 	if len(patterns) == 0 {
 		return nil, errNoOrigins
 	}
-	var b bytes.Buffer
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0">
-<dict>
-	<key>PayloadContent</key>
-	<array>
-`)
+	var b profileBuffer
+	b.begin()
 	payload := func(name, domain string, body func()) {
-		fmt.Fprintf(&b, "\t\t<dict>\n\t\t\t<key>PayloadType</key>\n\t\t\t<string>%s</string>\n", domain)
-		fmt.Fprintf(&b, "\t\t\t<key>PayloadIdentifier</key>\n\t\t\t<string>com.orionbridge.localnetwork.%s</string>\n", domain)
-		fmt.Fprintf(&b, "\t\t\t<key>PayloadUUID</key>\n\t\t\t<string>%s</string>\n", profileUUID(domain))
-		fmt.Fprintf(&b, "\t\t\t<key>PayloadVersion</key>\n\t\t\t<integer>1</integer>\n")
-		fmt.Fprintf(&b, "\t\t\t<key>PayloadDisplayName</key>\n\t\t\t<string>Orion Bridge: local network access for %s</string>\n", name)
-		body()
-		b.WriteString("\t\t</dict>\n")
+		b.payload(domain, "com.orionbridge.localnetwork."+domain, profileUUID(domain), "Orion Bridge: local network access for "+name, body)
 	}
 	list := func(indent, key string, values []string) {
 		fmt.Fprintf(&b, "%s<key>%s</key>\n%s<array>\n", indent, key, indent)
@@ -412,34 +499,18 @@ func MobileConfig(opts Options) ([]byte, error) {
 			list("\t\t\t", LocalNetworkAccessAllowed, patterns)
 			list("\t\t\t", LoopbackNetworkAllowed, patterns)
 			if opts.Iframe {
-				fmt.Fprintf(&b, "\t\t\t<key>%s</key>\n\t\t\t<true/>\n", IframeDefaultEnabled)
+				b.key(IframeDefaultEnabled, "<true/>")
 			}
 		})
 	}
 	payload("Firefox", "org.mozilla.firefox", func() {
-		b.WriteString("\t\t\t<key>EnterprisePoliciesEnabled</key>\n\t\t\t<true/>\n")
+		b.key("EnterprisePoliciesEnabled", "<true/>")
 		fmt.Fprintf(&b, "\t\t\t<key>%s</key>\n\t\t\t<dict>\n", FirefoxSection)
 		list("\t\t\t\t", FirefoxSkipDomains, domains)
 		b.WriteString("\t\t\t</dict>\n")
 	})
-	fmt.Fprintf(&b, `	</array>
-	<key>PayloadType</key>
-	<string>Configuration</string>
-	<key>PayloadScope</key>
-	<string>System</string>
-	<key>PayloadIdentifier</key>
-	<string>com.orionbridge.localnetwork</string>
-	<key>PayloadUUID</key>
-	<string>%s</string>
-	<key>PayloadVersion</key>
-	<integer>1</integer>
-	<key>PayloadDisplayName</key>
-	<string>Orion Bridge: local network access</string>
-	<key>PayloadDescription</key>
-	<string>Lets the sites IT allowed in Orion Bridge reach it on this Mac without a Local Network Access prompt.</string>
-</dict>
-</plist>
-`, profileUUID("profile"))
+	b.end("com.orionbridge.localnetwork", profileUUID("profile"), "Orion Bridge: local network access",
+		"Lets the sites IT allowed in Orion Bridge reach it on this Mac without a Local Network Access prompt.")
 	return b.Bytes(), nil
 }
 

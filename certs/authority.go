@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"orionbridge/internal/owneronly"
+	"orionbridge/internal/replacefile"
 )
 
 // Names of the files kept in the certificate directory (<data_dir>/certs).
@@ -166,13 +167,17 @@ func (a *authority) issueLeaf(now time.Time) (certPEM, keyPEM []byte, err error)
 
 // save writes the CA into dir: the key first and owner-only, then the
 // certificate, each atomically.
-func (a *authority) save(dir string) error {
+func (a *authority) save(dir string) error { return a.saveWith(dir, restrictFile) }
+
+// saveWith is save with restrict making the key private before any byte
+// of it is written (the machine CA's key is for root and administrators).
+func (a *authority) saveWith(dir string, restrict func(string) error) error {
 	keyDER, err := x509.MarshalPKCS8PrivateKey(a.key)
 	if err != nil {
 		return fmt.Errorf("encode ca key: %w", err)
 	}
 	keyPath := filepath.Join(dir, caKeyName)
-	if err := writeFileAtomic(keyPath, encodePEM("PRIVATE KEY", keyDER), true); err != nil {
+	if err := replacefile.WriteFileWith(keyPath, encodePEM("PRIVATE KEY", keyDER), 0o600, restrict); err != nil {
 		return fmt.Errorf("write ca key %s: %w", keyPath, err)
 	}
 	certPath := filepath.Join(dir, caCertName)

@@ -36,7 +36,9 @@ type Options struct {
 // so that tls.Config.GetCertificate hands new handshakes the new certificate
 // while open connections keep the one they negotiated.
 type Source struct {
-	dir               string // certificate directory; "" for an external pair
+	dir               string // the user's certificate directory; "" for an external pair or the machine's
+	machineDir        string // the machine's certs folder when serving the machine certificate
+	why               string // why this certificate is served (OpenServed), for Status
 	certPath, keyPath string // the pair served
 	now               func() time.Time
 	log               *slog.Logger
@@ -50,8 +52,9 @@ type Source struct {
 
 	served atomic.Pointer[tls.Certificate] // read by every handshake, lock-free
 
-	mu        sync.Mutex // guards everything below
-	ca        *authority // nil for an external pair
+	mu        sync.Mutex        // guards everything below
+	ca        *authority        // nil for an external pair and the machine certificate
+	machineCA *x509.Certificate // the machine's ca.pem; nil unless machineDir is set
 	caStamp   pairStamp
 	leaf      *x509.Certificate
 	leafStamp pairStamp // files the served pair was read from or written to
@@ -208,6 +211,12 @@ func (s *Source) check() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.watchLocked()
+		if s.machineDir != "" {
+			for _, w := range s.machineWarningsLocked() {
+				s.log.Warn(w)
+			}
+			return
+		}
 		s.warnExternalLocked()
 		return
 	}
@@ -363,6 +372,11 @@ func (s *Source) watchLocked() {
 	if s.dir != "" {
 		s.refreshCALocked()
 	}
+	if s.machineDir != "" {
+		if err := s.refreshMachineCALocked(); err != nil {
+			s.log.Debug("machine CA certificate changed but does not load yet; will retry", "err", err)
+		}
+	}
 	st := stampPair(s.certPath, s.keyPath)
 	if st == s.leafStamp {
 		return
@@ -374,7 +388,7 @@ func (s *Source) watchLocked() {
 		if old == nil || !old.Equal(cert.Leaf) {
 			s.noteLeafFromDiskLocked(cert.Leaf)
 		}
-		if s.dir == "" {
+		if s.dir == "" && s.machineDir == "" {
 			s.warnExternalLocked()
 		}
 		return
@@ -448,6 +462,9 @@ func (s *Source) warnExternalLocked() {
 // external pair is IT's: its files may be links (certbot's are) owned by
 // a deployment account, so they are read as configured.
 func (s *Source) loadPair(certPath, keyPath string) (*tls.Certificate, error) {
+	if s.machineDir != "" {
+		return s.loadMachinePair(certPath, keyPath)
+	}
 	if s.dir == "" {
 		return loadPair(certPath, keyPath)
 	}

@@ -19,6 +19,8 @@ const caRenewalNotice = 30 * 24 * time.Hour
 // Status describes the certificate being served. It is built from memory and
 // runs no command, so /health may call it on every request.
 type Status struct {
+	Kind          Kind   // which certificate is served
+	Why           string // why that one (OpenServed); "" when opened directly
 	External      bool   // cert_file/key_file: managed outside the bridge
 	CAPath        string // absolute path of ca.pem; "" when External
 	CAFingerprint string // SHA-256, upper-case hex with colons; "" when External
@@ -32,15 +34,29 @@ type Status struct {
 	LeafNotBefore time.Time
 }
 
+// Kind is which certificate a bridge serves.
+type Kind string
+
+const (
+	KindUser     Kind = "user"     // the user's own CA, in their data dir
+	KindMachine  Kind = "machine"  // the machine certificate an administrator's install made
+	KindExternal Kind = "external" // cert_file/key_file
+)
+
 // Status reports the served certificate and anything that needs attention.
 func (s *Source) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{External: s.dir == "", LeafPath: s.certPath, KeyPath: s.keyPath}
+	st := Status{Kind: KindUser, Why: s.why, External: s.dir == "" && s.machineDir == "", LeafPath: s.certPath, KeyPath: s.keyPath}
 	if s.leaf != nil {
 		st.LeafNotBefore, st.LeafNotAfter, st.LeafSerial = s.leaf.NotBefore, s.leaf.NotAfter, serialHex(s.leaf)
 	}
+	if s.machineDir != "" {
+		s.machineStatusLocked(&st)
+		return st
+	}
 	if st.External {
+		st.Kind = KindExternal
 		st.Warnings = s.externalWarningsLocked()
 		return st
 	}
@@ -104,16 +120,24 @@ func daysLeft(t, now time.Time) string {
 func WriteStatus(w io.Writer, st Status, stores []StoreStatus) {
 	now := time.Now()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if st.External {
+	switch st.Kind {
+	case KindExternal:
 		fmt.Fprintf(tw, "Certificate:\texternally managed (cert_file/key_file)\n")
 		fmt.Fprintf(tw, "Certificate file:\t%s\n", st.LeafPath)
 		fmt.Fprintf(tw, "Key file:\t%s\n", st.KeyPath)
-	} else {
-		fmt.Fprintf(tw, "Certificate:\tmanaged by Orion Bridge (local CA)\n")
+	default:
+		what := "managed by Orion Bridge (your own local CA)"
+		if st.Kind == KindMachine {
+			what = "this computer's (machine CA, made by the administrator's install)"
+		}
+		fmt.Fprintf(tw, "Certificate:\t%s\n", what)
 		fmt.Fprintf(tw, "CA certificate:\t%s\n", st.CAPath)
 		fmt.Fprintf(tw, "CA fingerprint:\tSHA-256 %s\n", st.CAFingerprint)
 		fmt.Fprintf(tw, "CA expires:\t%s (%s)\n", st.CANotAfter.Format(time.DateOnly), daysLeft(st.CANotAfter, now))
 		fmt.Fprintf(tw, "Leaf certificate:\t%s\n", st.LeafPath)
+	}
+	if st.Why != "" {
+		fmt.Fprintf(tw, "Why this one:\t%s\n", st.Why)
 	}
 	fmt.Fprintf(tw, "Leaf expires:\t%s (%s)\n", st.LeafNotAfter.Format(time.DateOnly), daysLeft(st.LeafNotAfter, now))
 	fmt.Fprintf(tw, "Leaf serial:\t%s\n", st.LeafSerial)
@@ -138,6 +162,9 @@ func WriteStatus(w io.Writer, st Status, stores []StoreStatus) {
 		fmt.Fprintln(w, "Browsers: trust of an external certificate is up to whoever issued it.")
 	case Trusted(stores):
 		fmt.Fprintln(w, "Browsers: at least one browser trust store trusts the CA.")
+	case st.Kind == KindMachine:
+		fmt.Fprintln(w, "Browsers: NO browser trusts the machine CA, so pages cannot reach wss://localhost.")
+		fmt.Fprintln(w, "Fix: run `orionbridge certs install` (your browsers), or as administrator `orionbridge certs machine install`.")
 	default:
 		fmt.Fprintln(w, "Browsers: NO browser trusts the CA, so pages cannot reach wss://localhost.")
 		fmt.Fprintln(w, "Fix: run `orionbridge certs install` (or `orionbridge certs install --scope system` as administrator).")

@@ -123,6 +123,19 @@ func loadRoots(dir string) (current *rootCert, retired []*rootCert, err error) {
 	return current, retired, err
 }
 
+// loadAllRoots is the current CA in dir and those it replaced, for
+// removal: a missing current one is fine while a replaced one is there.
+func loadAllRoots(dir string) ([]*rootCert, error) {
+	ca, retired, err := loadRoots(dir)
+	if err != nil && len(retired) == 0 {
+		return nil, err
+	}
+	if ca != nil {
+		return append([]*rootCert{ca}, retired...), nil
+	}
+	return retired, nil
+}
+
 func checkScope(scope Scope) (Scope, error) {
 	switch scope {
 	case "":
@@ -149,6 +162,12 @@ func Install(dir string, scope Scope) ([]StoreResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	return installInto(stores, ca, retired)
+}
+
+// installInto adds ca to each store that does not trust it yet, and takes
+// out of the stores it is in the CAs it replaced.
+func installInto(stores []trustStore, ca *rootCert, retired []*rootCert) ([]StoreResult, error) {
 	var results []StoreResult
 	var errs []error
 	for _, st := range stores {
@@ -194,18 +213,19 @@ func Uninstall(dir string, scope Scope) ([]StoreResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	ca, retired, err := loadRoots(dir)
-	if err != nil && len(retired) == 0 {
+	roots, err := loadAllRoots(dir)
+	if err != nil {
 		return nil, err
-	}
-	roots := retired
-	if ca != nil {
-		roots = append([]*rootCert{ca}, retired...)
 	}
 	stores, err := storesFor(scope)
 	if err != nil {
 		return nil, err
 	}
+	return uninstallFrom(stores, roots)
+}
+
+// uninstallFrom removes each of roots from each store that has it.
+func uninstallFrom(stores []trustStore, roots []*rootCert) ([]StoreResult, error) {
 	var results []StoreResult
 	var errs []error
 	for _, st := range stores {
@@ -249,4 +269,60 @@ func CheckTrust(dir string) ([]StoreStatus, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// InstallMachineTrust trusts the machine CA (MaintainMachine) for every
+// user of the computer: the Linux distribution's anchors, the macOS System
+// keychain, or Windows' LocalMachine\Root with Firefox's
+// ImportEnterpriseRoots policy (HKLM). CAs it replaced are taken out. It
+// needs root; Firefox's Certificates.Install policy on Linux is
+// browserpolicy's (cli does both).
+func InstallMachineTrust(root string) ([]StoreResult, error) {
+	if err := checkMachineAdmin(); err != nil {
+		return nil, err
+	}
+	ca, retired, err := loadRoots(MachineCertsDir(root))
+	if err != nil {
+		return nil, err
+	}
+	return installInto(machineStores(), ca, retired)
+}
+
+// UninstallMachineTrust removes the machine CA, and every CA it replaced,
+// from the machine's stores and from every local user's NSS databases,
+// where each user's bridge added it (InstallForUser): exactly the
+// certificates with its fingerprints, nothing else.
+func UninstallMachineTrust(root string) ([]StoreResult, error) {
+	if err := checkMachineAdmin(); err != nil {
+		return nil, err
+	}
+	roots, err := loadAllRoots(MachineCertsDir(root))
+	if err != nil {
+		return nil, err
+	}
+	return uninstallFrom(append(machineStores(), everyUsersStores()...), roots)
+}
+
+// InstallForUser adds the CA in dir (the machine's certs folder) to the
+// running user's own stores that the machine-wide trust does not reach:
+// the NSS databases of Chrome/Chromium on Linux and of Firefox profiles.
+// A user's bridge runs it at start, so a user who never ran anything is
+// trusted from their first bridge on. Nothing on Windows, where
+// LocalMachine\Root serves every user's browsers.
+func InstallForUser(dir string) ([]StoreResult, error) {
+	ca, retired, err := loadRoots(dir)
+	if err != nil {
+		return nil, err
+	}
+	return installInto(userStoresForMachineCA(), ca, retired)
+}
+
+// UninstallForUser removes the CA in dir, and those it replaced, from the
+// running user's own stores that InstallForUser adds it to.
+func UninstallForUser(dir string) ([]StoreResult, error) {
+	roots, err := loadAllRoots(dir)
+	if err != nil {
+		return nil, err
+	}
+	return uninstallFrom(userStoresForMachineCA(), roots)
 }

@@ -164,3 +164,10 @@ func (k *keychainStore) uninstall(ca *rootCert) (bool, error) {
 	}
 	return true, nil
 }
+
+// machineStores: the System keychain, which Safari, Chrome and Edge read
+// for every user. (An unattended pkg may be refused trust settings there;
+// `orionbridge certs profile` makes the profile an MDM deploys instead.)
+func machineStores() []trustStore {
+	return []trustStore{&keychainStore{name: "macOS System keychain", keychain: systemKeychain, system: true}}
+}

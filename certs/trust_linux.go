@@ -151,3 +151,8 @@ func (a *anchorStore) rebuild() error {
 	}
 	return nil
 }
+
+// machineStores: the distribution's anchors, which curl, Go and OpenSSL
+// read. Browsers on Linux read NSS instead: InstallForUser covers each
+// user's databases, browserpolicy Firefox's Certificates.Install.
+func machineStores() []trustStore { return []trustStore{systemAnchorStore()} }

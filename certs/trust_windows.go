@@ -209,7 +209,10 @@ func (w *windowsRootStore) deleteAll(ca *rootCert) (int, error) {
 // (HKCU for the user, HKLM for the machine): it makes Firefox read the
 // Windows Root store. It is not a trust store itself, so it does not count
 // for Trusted, and failing to set it only skips it.
-type firefoxPolicyStore struct{ machine bool }
+type firefoxPolicyStore struct {
+	machine bool
+	always  bool // set even when Firefox is not installed yet (the machine install)
+}
 
 const (
 	firefoxPolicyKey   = `Software\Policies\Mozilla\Firefox\Certificates`
@@ -262,7 +265,7 @@ func (f *firefoxPolicyStore) get() (uint64, error) {
 }
 
 func (f *firefoxPolicyStore) status(*rootCert) (State, string) {
-	if !firefoxInstalled() {
+	if !firefoxInstalled() && !f.always {
 		return StateNotPresent, "Firefox not installed"
 	}
 	if v, err := f.get(); err == nil && v == 1 {
@@ -274,7 +277,7 @@ func (f *firefoxPolicyStore) status(*rootCert) (State, string) {
 // install is the equivalent of:
 // reg add HKCU\Software\Policies\Mozilla\Firefox\Certificates /v ImportEnterpriseRoots /t REG_DWORD /d 1
 func (f *firefoxPolicyStore) install(ca *rootCert) error {
-	if !firefoxInstalled() {
+	if !firefoxInstalled() && !f.always {
 		return fmt.Errorf("%w: Firefox not installed", errSkip)
 	}
 	if v, err := f.get(); err == nil && v == 1 {
@@ -319,3 +322,16 @@ func (f *firefoxPolicyStore) uninstall(ca *rootCert) (bool, error) {
 	}
 	return true, nil
 }
+
+// machineStores: LocalMachine\Root, which Chrome, Edge and Firefox 120+
+// read for every user, and Firefox's ImportEnterpriseRoots policy in HKLM
+// for older Firefox, set even before Firefox is installed.
+func machineStores() []trustStore {
+	return []trustStore{&windowsRootStore{machine: true}, &firefoxPolicyStore{machine: true, always: true}}
+}
+
+// userStoresForMachineCA: none; LocalMachine\Root serves every user.
+func userStoresForMachineCA() []trustStore { return nil }
+
+// everyUsersStores: none; nothing per user was added on Windows.
+func everyUsersStores() []trustStore { return nil }

@@ -7,9 +7,12 @@ import (
 
 	"orionbridge/certs"
 	"orionbridge/config"
+	"orionbridge/internal/machinedir"
 )
 
-const certsUsage = "usage: orionbridge certs path|install|uninstall|status|renew [--config FILE] [--scope user|system]"
+const certsUsage = "usage: orionbridge certs path|install|uninstall|status|renew [--config FILE] [--scope user|system]\n" +
+	"       orionbridge certs machine install|renew|uninstall|status [--force]\n" +
+	"       orionbridge certs profile [--ca FILE] [--out FILE]"
 
 func certsCommand(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -17,6 +20,12 @@ func certsCommand(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	sub := args[0]
+	switch sub {
+	case "machine":
+		return certsMachine(args[1:], stdout, stderr)
+	case "profile":
+		return certsProfile(args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("certs "+sub, stderr)
 	configPath := fs.String("config", "", "configuration `file`")
 	scope := fs.String("scope", "user", "trust scope for install/uninstall: user or system")
@@ -48,11 +57,21 @@ func certsCommand(args []string, stdout, stderr io.Writer) int {
 		return fail(fmt.Errorf("the certificate is externally managed (cert_file = %s): Orion Bridge has no CA to %s", cfg.CertFile, sub))
 	}
 
+	// The machine certificate, when an administrator's install made one,
+	// is what this user's bridge serves (certs.OpenServed).
+	machineRoot := machinedir.Path()
+	machine := !external && certs.MachineInstalled(machineRoot)
 	switch sub {
 	case "path":
+		if machine {
+			dir = certs.MachineCertsDir(machineRoot)
+		}
 		fmt.Fprintln(stdout, certs.CAPath(dir))
 		return exitOK
 	case "install", "uninstall":
+		if machine {
+			return certsMachineTrust(sub, certs.Scope(*scope), machineRoot, stdout, fail)
+		}
 		// Install creates the CA first if the bridge has never run.
 		if _, err := certs.OpenLocal(dir, certs.Options{}); err != nil {
 			return fail(err)
@@ -73,6 +92,10 @@ func certsCommand(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	case "renew":
+		if machine {
+			return fail(fmt.Errorf("this computer's certificate (%s) is renewed by its renewal task; an administrator can renew it now: orionbridge certs machine renew --force (with sudo, or from an elevated prompt)",
+				certs.MachineCertsDir(machineRoot)))
+		}
 		src, err := certs.OpenLocal(dir, certs.Options{})
 		if err != nil {
 			return fail(err)
@@ -89,18 +112,14 @@ func certsCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "renewed: serial %s, valid until %s\n", st.LeafSerial, st.LeafNotAfter.Format("2006-01-02"))
 		return exitOK
 	case "status":
-		var src *certs.Source
-		if external {
-			src, err = certs.OpenExternal(cfg.CertFile, cfg.KeyFile, certs.Options{})
-		} else {
-			src, err = certs.OpenLocal(dir, certs.Options{})
-		}
+		// What the bridge serves, chosen as the bridge chooses it.
+		src, err := certs.OpenServed(cfg.CertFile, cfg.KeyFile, dir, machineRoot, certs.Options{})
 		if err != nil {
 			return fail(err)
 		}
 		var stores []certs.StoreStatus
 		if !external {
-			if stores, err = certs.CheckTrust(dir); err != nil {
+			if stores, err = certs.CheckTrust(src.CADir()); err != nil {
 				return fail(err)
 			}
 		}
@@ -127,4 +146,28 @@ func writeResults(w io.Writer, results []certs.StoreResult) {
 		}
 		fmt.Fprintln(w, line)
 	}
+}
+
+// certsMachineTrust is `certs install|uninstall` when the bridge serves the
+// machine certificate: --scope user changes this user's own browser stores
+// (the NSS databases the machine-wide trust does not reach); --scope system
+// is `certs machine install|uninstall`'s trust part, for an administrator.
+func certsMachineTrust(sub string, scope certs.Scope, root string, stdout io.Writer, fail func(error) int) int {
+	var results []certs.StoreResult
+	var err error
+	switch {
+	case scope == certs.ScopeSystem && sub == "install":
+		return trustMachine(root, stdout, fail)
+	case scope == certs.ScopeSystem:
+		results, err = certs.UninstallMachineTrust(root)
+	case sub == "install":
+		results, err = certs.InstallForUser(certs.MachineCertsDir(root))
+	default:
+		results, err = certs.UninstallForUser(certs.MachineCertsDir(root))
+	}
+	writeResults(stdout, results)
+	if err != nil {
+		return fail(err)
+	}
+	return exitOK
 }

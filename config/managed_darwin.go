@@ -1,6 +1,11 @@
 package config
 
-// defaultManagedConfigPath is the machine-wide config IT deploys.
-func defaultManagedConfigPath() string {
-	return "/Library/Application Support/OrionBridge/config.toml"
-}
+import (
+	"path/filepath"
+
+	"orionbridge/internal/machinedir"
+)
+
+// defaultManagedConfigPath is the machine-wide config IT deploys, in the
+// machine data folder.
+func defaultManagedConfigPath() string { return filepath.Join(machinedir.Default(), "config.toml") }

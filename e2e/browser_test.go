@@ -322,4 +322,8 @@ func TestChromiumTrustsCAInstalledBeforeFirstRun(t *testing.T) {
 	if !strings.Contains(d.Certificate, "trusted") || strings.Contains(d.Certificate, "not trusted") {
 		t.Errorf("diagnostics page certificate section %q; want it trusted", d.Certificate)
 	}
+	// Which certificate, and why (no machine certificate in a test).
+	if !strings.Contains(d.Certificate, "this user's own certificate") {
+		t.Errorf("diagnostics page certificate section %q; want it to say the user's own certificate is served", d.Certificate)
+	}
 }

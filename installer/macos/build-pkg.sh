@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds dist/OrionBridge-<version>.pkg on a Mac: "Orion Bridge.app" (from
-# build-app.sh) in /Applications and the LaunchAgent
-# /Library/LaunchAgents/com.orionreport.bridge.plist, as a component package
+# build-app.sh) in /Applications, the LaunchAgent
+# /Library/LaunchAgents/com.orionreport.bridge.plist and the renewal
+# LaunchDaemon /Library/LaunchDaemons/com.orionreport.bridge.renew.plist
+# (which scripts/postinstall loads), as a component package
 # (pkgbuild, with scripts/preinstall and scripts/postinstall) wrapped in a
 # distribution package (productbuild, distribution.xml).
 #
@@ -46,9 +48,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # The payload, laid out as it lands on disk.
-mkdir -p "$work/root/Applications" "$work/root/Library/LaunchAgents"
+mkdir -p "$work/root/Applications" "$work/root/Library/LaunchAgents" "$work/root/Library/LaunchDaemons"
 ditto "dist/macos/Orion Bridge.app" "$work/root/Applications/Orion Bridge.app"
 install -m 0644 "$here/com.orionreport.bridge.plist" "$work/root/Library/LaunchAgents/com.orionreport.bridge.plist"
+install -m 0644 "$here/com.orionreport.bridge.renew.plist" "$work/root/Library/LaunchDaemons/com.orionreport.bridge.renew.plist"
 
 # Not relocatable: otherwise Installer "upgrades" any other copy of the app
 # it finds (a download in ~/Downloads) instead of installing to /Applications.

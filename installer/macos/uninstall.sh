@@ -1,12 +1,17 @@
 #!/bin/bash
 # Removes Orion Bridge from this Mac: what the pkg installed, and what its
-# postinstall and `orionbridge service install` added. Shipped inside the
-# app; run it as an administrator:
+# postinstall and `orionbridge service install` added: the renewal
+# LaunchDaemon, the machine certificate (`certs machine uninstall`: its
+# trust in the System keychain, then ca/ and certs/ in
+# /Library/Application Support/OrionBridge) and the browser policy profile
+# `policy install` wrote. Shipped inside the app; run it as an
+# administrator:
 #     sudo "/Applications/Orion Bridge.app/Contents/Resources/uninstall.sh"
-# Each user's data (their CA and its key, logs, settings) stays in
-# ~/Library/Application Support/OrionBridge, as does the machine-wide
-# configuration in /Library/Application Support/OrionBridge: delete those
-# folders too to remove every trace.
+# Each user's data (their own CA if they had one, logs, settings) stays in
+# ~/Library/Application Support/OrionBridge, as does IT's configuration in
+# /Library/Application Support/OrionBridge (config.toml, install.env):
+# delete those folders too to remove every trace. A configuration profile
+# an MDM installed is the MDM's to remove.
 set -u
 
 if [ "$(id -u)" != 0 ]; then
@@ -17,6 +22,7 @@ fi
 app="/Applications/Orion Bridge.app"
 exe="$app/Contents/MacOS/orionbridge"
 label=com.orionreport.bridge
+daemon=/Library/LaunchDaemons/$label.renew.plist
 
 # Every logged-in user's tray app, and the CA trust of the one at the console
 # (the one postinstall trusted), while the binary is still here.
@@ -24,10 +30,21 @@ for uid in $(ps -axo uid=,comm= | awk '/orionbridge$/ {print $1}' | sort -u); do
 	launchctl bootout "gui/$uid/$label" 2>/dev/null || true
 done
 user=$(stat -f %Su /dev/console 2>/dev/null || true)
+# The renewal daemon first: it must not renew what is being removed.
+launchctl bootout "system/$label.renew" 2>/dev/null || true
+rm -f "$daemon" /Library/Logs/OrionBridge-renew.log
 if [ -x "$exe" ]; then
 	"$exe" service uninstall --system 2>/dev/null || true
+	"$exe" certs machine uninstall || true
+	"$exe" policy uninstall || true
+	# What versions before the machine certificate trusted: the console
+	# user's own CA, in the System keychain. Only if that user has one:
+	# `certs uninstall` would otherwise create it first.
 	if [ -n "$user" ] && [ "$user" != root ] && [ "$user" != loginwindow ]; then
-		SUDO_USER="$user" "$exe" certs uninstall --scope system || true
+		home=$(dscl . -read "/Users/$user" NFSHomeDirectory 2>/dev/null | awk '{print $2}')
+		if [ -n "$home" ] && [ -f "$home/Library/Application Support/OrionBridge/certs/ca.pem" ]; then
+			SUDO_USER="$user" "$exe" certs uninstall --scope system || true
+		fi
 	fi
 fi
 pkill -x orionbridge 2>/dev/null || true

@@ -64,7 +64,10 @@ func TestInstalledBridgeCLI(t *testing.T) {
 	// it would not serve (the leaf key, the control secret) or would
 	// not have issued the leaf (the CA key).
 	secretPath := dataFile(t, p, "control.secret")
-	keyPaths := []string{dataFile(t, p, "certs/ca-key.pem"), dataFile(t, p, "certs/leaf-key.pem"), secretPath}
+	// The bridge serves the machine certificate the MSI made (its keys
+	// are machinecert_test.go's); the user's own secret is checked here.
+	keyPaths := []string{secretPath}
+	bundleSecrets := []string{p.path(machineCAKey), p.path(machineLeafKey)}
 	secret, err := os.ReadFile(secretPath)
 	if err != nil || len(bytes.TrimSpace(secret)) < 32 {
 		t.Fatalf("control secret %s: %v, %d bytes; want a long secret", secretPath, err, len(secret))
@@ -94,7 +97,7 @@ func TestInstalledBridgeCLI(t *testing.T) {
 		// public ca.pem does, logged below), so a key written without its
 		// owner-only DACL fails here.
 		dataDir := filepath.Dir(secretPath)
-		for _, f := range append([]string{dataDir, filepath.Join(dataDir, "certs")}, keyPaths...) {
+		for _, f := range append([]string{dataDir}, keyPaths...) {
 			fi, err := os.Stat(f)
 			if err != nil {
 				t.Fatal(err)
@@ -138,7 +141,7 @@ func TestInstalledBridgeCLI(t *testing.T) {
 			if bytes.Contains(data, bytes.TrimSpace(secret)) {
 				t.Errorf("%s in the bundle holds the control secret", f.Name)
 			}
-			for _, k := range keyPaths[:2] {
+			for _, k := range bundleSecrets {
 				if key, _ := os.ReadFile(k); len(key) > 0 && bytes.Contains(data, bytes.TrimSpace(key)) {
 					t.Errorf("%s in the bundle holds the private key %s", f.Name, filepath.Base(k))
 				}

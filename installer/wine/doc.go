@@ -3,8 +3,10 @@
 // `make test`) runs it. It builds the MSI with the Makefile's rules,
 // installs it silently into a throwaway WINEPREFIX, and checks from the
 // Linux side what Windows would have: the files, the registry, the managed
-// configuration, the CA in LocalMachine\Root, the installed bridge serving
-// a Go client and a real Chromium, the uninstall, the OrionBridge service
+// configuration, the machine certificate (its CA in LocalMachine\Root, its
+// keys' ACLs as Wine reports them, the renewal task, a renewal seen by a
+// running bridge), the installed bridge serving a Go client and a real
+// Chromium, the uninstall, the OrionBridge service
 // (SERVICE=1) through Wine's service manager, and a major upgrade from an
 // older MSI built in the test. It also runs some of the bridge's own tests
 // as a Windows program.

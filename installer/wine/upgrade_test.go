@@ -151,10 +151,10 @@ func orionProducts(t *testing.T, p *prefix) []product {
 }
 
 // TestMSIUpgrade installs an older MSI with IT's properties, then this one
-// with none: one product remains, at this version, with this build's files,
-// and the managed config and the CA are kept. Then the older MSI is refused
-// over the newer one (MajorUpgrade's downgrade check, which wixl writes as
-// the LaunchCondition NOT WIX_DOWNGRADE_DETECTED).
+// with none: one product remains, at this version, with this build's
+// files, the managed config is kept and a machine CA is trusted. Then the
+// older MSI is refused over the newer one (MajorUpgrade's downgrade check,
+// which wixl writes as the LaunchCondition NOT WIX_DOWNGRADE_DETECTED).
 func TestMSIUpgrade(t *testing.T) {
 	root, msi := builtMSI(t)
 	if msiBuild.version == olderVersion {
@@ -182,6 +182,8 @@ func TestMSIUpgrade(t *testing.T) {
 	})
 	_, thumb := caOf(t, p)
 
+	// The upgrade's `certs machine install` loads the machine CA's key.
+	p.machineKeyAsWindowsKeepsIt(t)
 	p.msiexec(t, "upgrade.log", "/i", `C:\OrionBridge.msi`)
 	upgraded := func(t *testing.T) {
 		t.Helper()
@@ -209,9 +211,21 @@ func TestMSIUpgrade(t *testing.T) {
 		if cfg.Port != port || !slices.Equal(cfg.AllowedOrigins, []string{"https://shop.example.com"}) {
 			t.Errorf("%s after the upgrade:\n%s\nwant the older install's port %d and allowed_origins [https://shop.example.com] kept", managed, data, port)
 		}
-		if !p.regKeyExists(rootCerts + `\` + thumb) {
-			t.Errorf("the CA (SHA-1 %s) left LocalMachine\\Root in the upgrade", thumb)
+		// The machine certificate stays trusted through the upgrade. On
+		// Windows the older package's CertsUninstall is skipped
+		// (UPGRADINGPRODUCTCODE is set) and the CA is the same one. Wine
+		// 8's msi runs it (its removal of the older product runs every
+		// `NOT UPGRADINGPRODUCTCODE` action: docs/wine-findings.md), so
+		// the new install makes a new CA. Either way: the CA in place now
+		// is trusted, and one it replaced is not left trusted.
+		_, now := caOf(t, p)
+		if !p.regKeyExists(rootCerts + `\` + now) {
+			t.Errorf("the machine CA (SHA-1 %s) is not in LocalMachine\\Root after the upgrade", now)
 		}
+		if now != thumb && p.regKeyExists(rootCerts+`\`+thumb) {
+			t.Errorf("the older install's CA (SHA-1 %s) is still in LocalMachine\\Root beside the new one %s", thumb, now)
+		}
+		t.Logf("machine CA before the upgrade %s, after %s (kept: %v)", thumb, now, now == thumb)
 	}
 	t.Run("upgraded", upgraded)
 

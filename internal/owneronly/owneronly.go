@@ -134,6 +134,28 @@ func readChecked(what, path string, private bool) ([]byte, error) {
 	return b, nil
 }
 
+// ReadMachineFile reads a file that an administrator's install made for
+// every user of the computer, such as the machine certificate and its leaf
+// key: a regular file, not a symbolic link, owned by root (SYSTEM or
+// Administrators on Windows) or the running user, and writable by nobody
+// else, checked on the opened file; on Unix the folders above it too. Others
+// may read it: that is what it is for.
+func ReadMachineFile(what, path string) ([]byte, error) {
+	f, err := openMachine(what, path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxRead+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	if len(b) > maxRead {
+		return nil, &Error{What: what, Path: path, Kind: WrongType, Problem: fmt.Sprintf("larger than %d bytes, so not a file Orion Bridge wrote", maxRead), Fix: "remove " + path}
+	}
+	return b, nil
+}
+
 // CheckSetting checks a file whose content decides what the bridge does,
 // such as a config file, which may name the engine command it runs: a
 // regular file (a symbolic link is followed: the file it points to is

@@ -58,6 +58,35 @@ func Open(what, path string, private bool) (*os.File, error) {
 	return f, nil
 }
 
+// openMachine is Open for a machine file (ReadMachineFile): root may own
+// it, and the folders above are checked as CheckDir checks them.
+func openMachine(what, path string) (*os.File, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	if err := checkAbove(what, abs, filepath.Dir(abs), true); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, symlinkError(what, path)
+		}
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		// On the opened file: owned by us or root, writable by nobody else.
+		err = checkSettingInfo(what, abs, fi)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 func checkOne(what, path string, dir, private bool) error {
 	fi, err := os.Lstat(path)
 	if err != nil {
@@ -103,6 +132,10 @@ func checkSetting(what, path string) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", what, path, err)
 	}
+	return checkSettingInfo(what, path, fi)
+}
+
+func checkSettingInfo(what, path string, fi fs.FileInfo) error {
 	if !fi.Mode().IsRegular() {
 		return &Error{What: what, Path: path, Kind: WrongType, Problem: "not a regular file", Fix: "remove " + path}
 	}

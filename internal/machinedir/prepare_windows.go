@@ -1,4 +1,4 @@
-package config
+package machinedir
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// managedDirSDDL is the security descriptor of %ProgramData%\OrionBridge:
+// sddl is the security descriptor of the machine data folder, %ProgramData%\OrionBridge:
 // owned by Administrators, a protected DACL (nothing inherited from
 // ProgramData) granting SYSTEM and Administrators full control and Users
 // read and execute (0x1200a9), inherited by the files inside (OICI).
@@ -16,18 +16,24 @@ import (
 // owns. Without this, anyone could create OrionBridge\config.toml before the
 // installer does and set the "machine-wide" configuration for every user of
 // the machine; setting the owner as well takes the folder back.
-const managedDirSDDL = "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)"
+const sddl = "O:BAD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)"
 
-// PrepareManagedDir creates the folder if needed and applies
-// managedDirSDDL. It needs an elevated token or LocalSystem (the MSI's
+// Prepare creates the machine data folder dir if needed and applies
+// sddl. It needs an elevated token or LocalSystem (the MSI's
 // deferred custom action); otherwise it fails with "Access is denied".
-func PrepareManagedDir(dir string) error {
+func Prepare(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	sd, err := windows.SecurityDescriptorFromString(managedDirSDDL)
+	return Protect(dir, sddl)
+}
+
+// Protect sets path's owner and protected DACL from a security descriptor
+// in SDDL (it must have both). It needs an elevated token or LocalSystem.
+func Protect(path, sddl string) error {
+	sd, err := windows.SecurityDescriptorFromString(sddl)
 	if err != nil {
-		return fmt.Errorf("build security descriptor %s: %w", managedDirSDDL, err)
+		return fmt.Errorf("build security descriptor %s: %w", sddl, err)
 	}
 	owner, _, err := sd.Owner()
 	if err != nil {
@@ -37,11 +43,11 @@ func PrepareManagedDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("read DACL: %w", err)
 	}
-	err = windows.SetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT,
+	err = windows.SetNamedSecurityInfo(path, windows.SE_FILE_OBJECT,
 		windows.OWNER_SECURITY_INFORMATION|windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION,
 		owner, nil, dacl, nil)
 	if err != nil {
-		return fmt.Errorf("set permissions on %s (run elevated): %w", dir, err)
+		return fmt.Errorf("set permissions on %s (run elevated): %w", path, err)
 	}
 	return nil
 }

@@ -1,0 +1,3 @@
+package machinedir
+
+func defaultPath() string { return "/Library/Application Support/OrionBridge" }
