@@ -6,10 +6,8 @@ package bridge
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"net"
@@ -59,6 +57,10 @@ type Bridge struct {
 	// closes the session.
 	testHookClosing func()
 	totals          Totals
+	portNote        PortNote // addrinuse.go: why port is not the configured one
+	// unannounce removes this user's announce entry (announce.go); nil
+	// when none was written.
+	unannounce func()
 }
 
 // Totals are counters since the bridge was created.
@@ -227,6 +229,7 @@ func (b *Bridge) Start() error {
 		// probe.go: plain-HTTP requests on the same port get the probe answer only.
 		Handler:           b.withPlainProbe(b),
 		ConnState:         pending.connState, // pending.go: counts connections until their request is read
+		ConnContext:       peerContext,       // peer_answer.go: each request knows its connection's user check
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
@@ -240,7 +243,7 @@ func (b *Bridge) Start() error {
 		// probe.go: each port serves TLS and, for connections that do not
 		// start with a TLS handshake, the plain-HTTP probe; both halves run
 		// on b.srv, so Shutdown ends them together.
-		tlsLn, plainLn := splitTLS(ln, b.sniffTimeout, pending)
+		tlsLn, plainLn := splitTLSChecked(ln, b.sniffTimeout, pending, b.peerCheck)
 		for _, l := range []net.Listener{tls.NewListener(tlsLn, tlsConf), plainLn} {
 			b.serveWG.Add(1)
 			go func(l net.Listener) {
@@ -256,35 +259,9 @@ func (b *Bridge) Start() error {
 		addrs[i] = ln.Addr().String()
 	}
 	b.log.Info("bridge listening", "endpoint", b.endpointLocked(), "addrs", strings.Join(addrs, " "))
+	b.announceLocked() // peer_answer.go: the port for this user's pages, and the per-user check's warning
 	b.bus.publish(Event{Kind: StateChanged, Time: time.Now()})
 	return nil
-}
-
-// listen binds every host on the first port that all of them can use.
-func (b *Bridge) listen() ([]net.Listener, int, error) {
-	opts := b.settings.Load().opts
-	ports := append([]int{opts.Port}, opts.FallbackPorts...)
-	var busy []string
-	for i, port := range ports {
-		lns, bound, err := listenAll(opts.Hosts, port)
-		if err == nil {
-			if i > 0 {
-				b.log.Warn("port in use by another program, using a fallback port",
-					"wanted", opts.Port, "chosen", bound)
-			}
-			return lns, bound, nil
-		}
-		if !isAddrInUse(err) {
-			return nil, 0, err
-		}
-		// Another Orion Bridge must not push this one to a fallback port:
-		// there would be two, and pages would find the wrong one.
-		if other, ok := probeOrionBridge(port); ok {
-			return nil, 0, other
-		}
-		busy = append(busy, strconv.Itoa(port))
-	}
-	return nil, 0, fmt.Errorf("listen: ports %s are all in use by other programs: free one or set port/fallback_ports", strings.Join(busy, ", "))
 }
 
 // AppName identifies Orion Bridge in /health.
@@ -298,29 +275,6 @@ type AlreadyRunningError struct {
 
 func (e *AlreadyRunningError) Error() string {
 	return fmt.Sprintf("already running at %s (pid %d)", e.Endpoint, e.PID)
-}
-
-// probeOrionBridge asks whatever holds port for its /health identity.
-func probeOrionBridge(port int) (*AlreadyRunningError, bool) {
-	client := http.Client{
-		Timeout: time.Second,
-		Transport: &http.Transport{
-			// Only the identity is read, and the other instance may use a
-			// CA this process does not know; nothing is sent.
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
-		},
-	}
-	defer client.CloseIdleConnections()
-	resp, err := client.Get("https://localhost:" + strconv.Itoa(port) + "/health")
-	if err != nil {
-		return nil, false
-	}
-	defer resp.Body.Close()
-	var h Health
-	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&h) != nil || h.App != AppName {
-		return nil, false
-	}
-	return &AlreadyRunningError{Endpoint: "wss://localhost:" + strconv.Itoa(port), PID: h.PID}, true
 }
 
 // listenAll binds every host on one port. Port 0 takes a free port from the
@@ -360,6 +314,10 @@ func (b *Bridge) Stop() error {
 	}
 	b.running, b.paused = false, false
 	srv, pending := b.srv, b.pending
+	if b.unannounce != nil {
+		b.unannounce() // announce.go: no page is sent to a port that is closing
+		b.unannounce = nil
+	}
 	sessions := make([]*Session, 0, len(b.sessions))
 	for _, s := range b.sessions {
 		sessions = append(sessions, s)

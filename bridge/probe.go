@@ -17,6 +17,12 @@ package bridge
 // version, pid, routes or certificate details, just that this is Orion
 // Bridge and that it wants TLS. The Host check and the CORS rule (the origin
 // named exactly, allowed origins only) are the same as on https.
+//
+// Another user's process gets neither: every request of a connection the
+// per-user check refused (peer.go, run here at accept) is answered by
+// peer_answer.go, the plain /health included, so that a browser that does
+// not trust this bridge's certificate still learns where its own user's
+// bridge is.
 
 import (
 	"encoding/json"
@@ -54,9 +60,12 @@ type splitListener struct {
 	ln      net.Listener
 	timeout time.Duration
 	pending *pendingConns // counts each connection from its accept; nil: no cap
-	tlsC    chan net.Conn
-	plainC  chan net.Conn
-	done    chan struct{}
+	// peer, when set, names the user at the other end of each connection
+	// before its first byte is read (peer.go); nil checks nothing.
+	peer   func(net.Conn) *peerInfo
+	tlsC   chan net.Conn
+	plainC chan net.Conn
+	done   chan struct{}
 
 	closeOnce sync.Once
 	mu        sync.Mutex
@@ -70,8 +79,15 @@ type splitListener struct {
 // (pending.go), which closes the oldest when there are too many; nil
 // counts nothing.
 func splitTLS(ln net.Listener, timeout time.Duration, pending *pendingConns) (tlsLn, plainLn net.Listener) {
+	return splitTLSChecked(ln, timeout, pending, nil)
+}
+
+// splitTLSChecked is splitTLS with the per-user check: each connection's
+// peer is looked up first, while the peer's socket surely exists, and the
+// verdict travels with the connection to the handlers (peer_answer.go).
+func splitTLSChecked(ln net.Listener, timeout time.Duration, pending *pendingConns, peer func(net.Conn) *peerInfo) (tlsLn, plainLn net.Listener) {
 	s := &splitListener{
-		ln: ln, timeout: timeout, pending: pending,
+		ln: ln, timeout: timeout, pending: pending, peer: peer,
 		tlsC: make(chan net.Conn), plainC: make(chan net.Conn), done: make(chan struct{}),
 		sniffing: make(map[net.Conn]struct{}),
 	}
@@ -137,6 +153,10 @@ func (s *splitListener) untrack(c net.Conn) {
 // sniff reads the first byte and hands the connection, that byte included,
 // to the matching half.
 func (s *splitListener) sniff(c net.Conn) {
+	var peer *peerInfo
+	if s.peer != nil {
+		peer = s.peer(c)
+	}
 	var first [1]byte
 	_ = c.SetReadDeadline(time.Now().Add(s.timeout))
 	_, err := c.Read(first[:]) // a conn's Read blocks until at least one byte
@@ -151,7 +171,7 @@ func (s *splitListener) sniff(c net.Conn) {
 		ch = s.tlsC
 	}
 	select {
-	case ch <- &sniffedConn{Conn: c, first: first[0], pending: true}:
+	case ch <- &sniffedConn{Conn: c, first: first[0], pending: true, peer: peer}:
 	case <-s.done:
 		s.drop(c)
 	}
@@ -216,6 +236,7 @@ type sniffedConn struct {
 	mu      sync.Mutex
 	first   byte
 	pending bool
+	peer    *peerInfo // the per-user check's verdict; nil: not checked
 }
 
 func (c *sniffedConn) Read(p []byte) (int, error) {
@@ -239,6 +260,12 @@ func (c *sniffedConn) Read(p []byte) (int, error) {
 // them together.
 func (b *Bridge) withPlainProbe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// peer_answer.go: another user's process gets 403 on every request,
+		// before the Host check or anything else looks at it.
+		if p := peerOf(r); p.refused() {
+			b.serveOtherUser(w, r, p)
+			return
+		}
 		if r.TLS == nil {
 			b.servePlain(w, r)
 			return

@@ -18,6 +18,11 @@ type Snapshot struct {
 	// Engines is the state of each engine the app runs, by route path (see
 	// Options.EngineState); routes without one are absent.
 	Engines map[string]string `json:"engines,omitempty"`
+	// User is the OS user whose bridge this is; PortNote says why it is
+	// not on its configured port (another user's bridge or another
+	// program has it), zero when it is (issue 16).
+	User     string   `json:"user,omitempty"`
+	PortNote PortNote `json:"port_note,omitzero"`
 }
 
 // Snapshot lists the live sessions, oldest first, with their counters.
@@ -32,6 +37,8 @@ func (b *Bridge) Snapshot() Snapshot {
 		Routes:   slices.Clone(b.settings.Load().opts.Routes),
 		Totals:   b.totals,
 		Engines:  engines,
+		User:     bridgeUserName(),
+		PortNote: b.portNote,
 	}
 	if b.running {
 		snap.Started = b.startedAt

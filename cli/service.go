@@ -357,7 +357,8 @@ func loadServiceConfig(req serviceRequest, s serviceSpec) (config.Config, error)
 // ensureConfigFile creates the default config file when it is missing: the
 // service runs `run --config FILE`, which refuses a missing file. It holds
 // only a comment, so every key keeps its default, including defaults a
-// later version changes.
+// later version changes; a service run as root or LocalSystem also gets
+// allow_other_users.
 func ensureConfigFile(req serviceRequest, s serviceSpec) error {
 	if req.configPath != "" {
 		return nil // loadServiceConfig has read it
@@ -365,7 +366,13 @@ func ensureConfigFile(req serviceRequest, s serviceSpec) error {
 	if _, err := os.Stat(s.configPath); !errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	const content = "# Orion Bridge configuration. Every key is optional and described in the README.\n"
+	content := "# Orion Bridge configuration. Every key is optional and described in the README.\n"
+	if req.scope == scopeSystem && s.runAs == "" {
+		// Run as root or LocalSystem, the bridge serves no browser of its
+		// own account: it is there for every user's, which the per-user
+		// check (bridge/peer.go) would refuse.
+		content += "\n# A system service serves the browsers of every user of this computer.\nallow_other_users = true\n"
+	}
 	dir := filepath.Dir(s.configPath)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create the config file: create %s: %w", dir, err)

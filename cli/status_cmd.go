@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,8 +18,13 @@ import (
 
 // statusReport is what `orionbridge status --json` prints.
 type statusReport struct {
-	Running     bool                   `json:"running"`
-	Endpoint    string                 `json:"endpoint,omitempty"`
+	Running  bool   `json:"running"`
+	Endpoint string `json:"endpoint,omitempty"`
+	// User is whose bridge this is; Port its port, and PortNote why it is
+	// not the configured one (another user of this computer has that).
+	User        string                 `json:"user,omitempty"`
+	Port        int                    `json:"port,omitempty"`
+	PortNote    bridge.PortNote        `json:"port_note,omitzero"`
 	Mode        string                 `json:"mode,omitempty"`
 	PID         int                    `json:"pid,omitempty"`
 	Version     string                 `json:"version,omitempty"`
@@ -58,7 +65,7 @@ func statusCommand(args []string, stdout, stderr io.Writer) int {
 func collectStatus(cfg config.Config) statusReport {
 	var rep statusReport
 	var lastErr error
-	for _, port := range append([]int{cfg.Port}, cfg.FallbackPorts...) {
+	for _, port := range statusPorts(cfg) {
 		r, err := app.Attach(cfg, port)
 		if err != nil {
 			if lastErr == nil {
@@ -84,6 +91,7 @@ func collectStatus(cfg config.Config) statusReport {
 		rep = statusReport{
 			Running: snap.Running, Endpoint: snap.Endpoint, Mode: info.Mode, PID: info.PID, Version: info.Version,
 			Uptime: time.Since(info.Started).Round(time.Second).String(), Routes: health.Routes, Sessions: snap.Sessions,
+			User: snap.User, Port: port, PortNote: snap.PortNote,
 		}
 		if b, err := json.Marshal(health.Certificate); err == nil {
 			var c app.CertificateHealth
@@ -103,6 +111,18 @@ func collectStatus(cfg config.Config) statusReport {
 	return rep
 }
 
+// statusPorts are the ports to ask: where this user's bridge announced
+// itself (on a shared computer it may be far up port_range), then the
+// configured port and fallbacks. Another user's bridge on any of them
+// refuses this process (403), so only this user's can answer.
+func statusPorts(cfg config.Config) []int {
+	ports := append([]int{cfg.Port}, cfg.FallbackPorts...)
+	if a, ok, err := bridge.OwnAnnouncement(bridge.DefaultAnnounceDir()); err == nil && ok && !slices.Contains(ports, a.Port) {
+		ports = append([]int{a.Port}, ports...)
+	}
+	return ports
+}
+
 func writeStatus(w io.Writer, rep statusReport) {
 	if rep.PID == 0 {
 		fmt.Fprintf(w, "Orion Bridge is %s\n", rep.Problem)
@@ -115,6 +135,16 @@ func writeStatus(w io.Writer, rep statusReport) {
 	mode := map[string]string{"tray": "tray app", "headless": "headless (run or service)"}[rep.Mode]
 	fmt.Fprintf(w, "Orion Bridge %s: %s, %s, pid %d, up %s\n", rep.Version, state, mode, rep.PID, rep.Uptime)
 	fmt.Fprintf(w, "Endpoint:     %s\n", rep.Endpoint)
+	if rep.User != "" {
+		fmt.Fprintf(w, "User:         %s\n", rep.User)
+	}
+	if rep.Port != 0 {
+		port := strconv.Itoa(rep.Port)
+		if n := rep.PortNote; n.Wanted != 0 {
+			port += fmt.Sprintf(" (%s has %d)", n.HeldBy, n.Wanted)
+		}
+		fmt.Fprintf(w, "Port:         %s\n", port)
+	}
 	for _, r := range rep.Routes {
 		engine := "reachable"
 		if !r.Reachable {

@@ -109,6 +109,7 @@ func TestTrayUnderWine(t *testing.T) {
 	p := newPrefix(t, "")
 	copyFile(t, msi, p.path(`C:\OrionBridge.msi`))
 	p.msiexec(t, "install.log", "/i", `C:\OrionBridge.msi`, "PORT="+strconv.Itoa(port))
+	p.allowLinuxClients(t)
 	ca, _ := caOf(t, p)
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
