@@ -16,7 +16,8 @@ const (
 	// FramingRaw sends each message byte for byte; each TCP read becomes one
 	// binary message. Message boundaries are not preserved toward the browser.
 	FramingRaw Framing = "raw"
-	// FramingLines ends each message with '\n' and splits the TCP stream on '\n'.
+	// FramingLines ends each message with the route's LineEnding and splits
+	// the TCP stream on '\n'.
 	FramingLines Framing = "lines"
 	// FramingLengthPrefixed puts a 4-byte big-endian length before each message.
 	FramingLengthPrefixed Framing = "length-prefixed"
@@ -29,6 +30,38 @@ func (f Framing) Valid() bool {
 		return true
 	}
 	return false
+}
+
+// LineEnding is how a `lines` route ends each line on the engine's side.
+type LineEnding string
+
+const (
+	// LineEndingLF ends each message with '\n' and splits the engine's
+	// stream on '\n', byte for byte: a '\r' before it stays in the message.
+	// The default.
+	LineEndingLF LineEnding = "lf"
+	// LineEndingCRLF ends each message with "\r\n", and removes the '\r'
+	// right before each '\n' from the engine, for the many line protocols
+	// (Redis inline commands, memcached, SMTP-like engines, most Windows
+	// servers) that end lines with CRLF. A '\r' elsewhere in a line stays.
+	LineEndingCRLF LineEnding = "crlf"
+)
+
+// Valid reports whether e is a known line ending; "" means LineEndingLF.
+func (e LineEnding) Valid() bool {
+	switch e {
+	case "", LineEndingLF, LineEndingCRLF:
+		return true
+	}
+	return false
+}
+
+// terminator is what ends a message on its way to the engine.
+func (e LineEnding) terminator() string {
+	if e == LineEndingCRLF {
+		return "\r\n"
+	}
+	return "\n"
 }
 
 // errTooLarge is returned by the decoders when one line or frame from the
@@ -51,17 +84,24 @@ func (e *errTooLarge) Error() string {
 var errPartialFrame = errors.New("engine closed the connection in the middle of a frame")
 
 // lineDecoder splits a byte stream on '\n'. The returned slice is valid only
-// until the next call; the newline is removed.
+// until the next call; the newline is removed, and with crlf a '\r' right
+// before it too.
+//
+// The limit is on the message, never its line ending: with crlf an engine
+// line may take limit+2 bytes on the wire, "\r\n" included, as with lf it
+// takes limit+1. So a '\r' that ends what has been read so far is not
+// counted until the next byte shows whether a '\n' follows it.
 type lineDecoder struct {
 	r     *bufio.Reader
 	limit int64
+	crlf  bool
 	line  []byte
 }
 
-func newLineDecoder(r io.Reader, limit int64) *lineDecoder {
+func newLineDecoder(r io.Reader, limit int64, ending LineEnding) *lineDecoder {
 	// A buffer no larger than limit+1 fills, and so returns, as soon as a
 	// line is known to be too long, rather than waiting for its newline.
-	return &lineDecoder{r: bufio.NewReaderSize(r, int(min(4096, limit+1))), limit: limit}
+	return &lineDecoder{r: bufio.NewReaderSize(r, int(min(4096, limit+1))), limit: limit, crlf: ending == LineEndingCRLF}
 }
 
 // Next returns the next line. At EOF a final line without a trailing newline
@@ -78,6 +118,9 @@ func (d *lineDecoder) Next() ([]byte, error) {
 		if err == nil {
 			size-- // the newline is not part of the message
 		}
+		if d.crlf && size > 0 && d.line[size-1] == '\r' && (err == nil || errors.Is(err, bufio.ErrBufferFull)) {
+			size-- // the CR of CRLF, or maybe so: the next byte tells
+		}
 		if int64(size) > d.limit {
 			return nil, &errTooLarge{what: "line", size: int64(size), limit: d.limit}
 		}
@@ -86,7 +129,8 @@ func (d *lineDecoder) Next() ([]byte, error) {
 			return d.line[:size], nil
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
-		case errors.Is(err, io.EOF) && size > 0:
+		case errors.Is(err, io.EOF) && len(d.line) > 0:
+			// Without a '\n' nothing ends the line: a last '\r' stays.
 			return d.line, nil
 		default:
 			return nil, err

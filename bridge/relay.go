@@ -131,10 +131,12 @@ func (s *Session) writeFramed(engine net.Conn, r io.Reader, text bool) (n int64,
 	lines := s.route.Framing == FramingLines
 	s.utf8.reset()
 	// Room in the first chunk for the 4-byte length, and in every chunk for
-	// the final newline, so a small message leaves in one write.
+	// the final line ending ("\n" or "\r\n"), so a small message leaves in
+	// one write.
+	end := s.route.LineEnding.terminator()
 	start, reserve := 0, 0
 	if lines {
-		reserve = 1
+		reserve = len(end)
 	} else {
 		start = 4
 	}
@@ -168,7 +170,7 @@ func (s *Session) writeFramed(engine net.Conn, r io.Reader, text bool) (n int64,
 	}
 	if lines {
 		last := chunks[len(chunks)-1]
-		*last = append(*last, '\n')
+		*last = append(*last, end...)
 	} else {
 		appendFrameHeader((*chunks[0])[:0], int(n))
 	}
@@ -270,7 +272,7 @@ func (s *Session) framedToBrowser(engine net.Conn) {
 	var next func() ([]byte, int, error)
 	switch s.route.Framing {
 	case FramingLines:
-		d := newLineDecoder(engine, s.st.opts.MaxMessageBytes)
+		d := newLineDecoder(engine, s.st.opts.MaxMessageBytes, s.route.LineEnding)
 		next = func() ([]byte, int, error) {
 			line, err := d.Next()
 			if utf8.Valid(line) {
