@@ -105,7 +105,7 @@ const demoSiteCSP = "default-src 'self'; script-src 'self' https://localhost:*; 
 
 // DemoSiteHandler serves assets/web/example/ at / and the JS client at
 // /client.js (and its types at /client.d.ts), as an integrator's site would
-// serve its own copy.
+// serve its own copy, and the pages' translations (/i18n.js, /i18n/*.json).
 func DemoSiteHandler(port int) http.Handler {
 	web, err := fs.Sub(assets.Web, "web")
 	if err != nil {
@@ -132,7 +132,12 @@ func DemoSiteHandler(port int) http.Handler {
 		switch name {
 		case "":
 			name = "index.html" // ServeFileFS redirects /index.html itself to /
-		case "client.js", "client.d.ts", "favicon.svg":
+		case "client.js", "client.d.ts", "favicon.svg", "i18n.js":
+			files = web
+		}
+		// The example pages speak the browser's language from the
+		// catalogues the bridge serves (issue 18): the same files.
+		if strings.HasPrefix(name, "i18n/") {
 			files = web
 		}
 		if fi, err := fs.Stat(files, name); err != nil || fi.IsDir() {

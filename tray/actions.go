@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/widget"
 
 	"orionbridge/app"
@@ -102,7 +103,7 @@ func (t *trayApp) renewCertificate() {
 			if err != nil {
 				d := t.dashboard()
 				d.show(tabCertificate)
-				dialog.ShowError(fmt.Errorf("renew certificate: %w", err), d.window)
+				dialog.ShowError(fmt.Errorf("%s: %w", lang.X("error.renew", "renew certificate"), err), d.window)
 			}
 		})
 	})
@@ -126,7 +127,7 @@ func (t *trayApp) openURL(s string) {
 	if err != nil {
 		d := t.dashboard()
 		d.show("")
-		dialog.ShowError(fmt.Errorf("open %s: %w", s, err), d.window)
+		dialog.ShowError(fmt.Errorf("%s: %w", lang.X("error.open", "open {{.URL}}", map[string]any{"URL": s}), err), d.window)
 	}
 }
 
@@ -137,14 +138,14 @@ func (t *trayApp) showAbout() {
 		return
 	}
 	m := t.model()
-	w := t.app.NewWindow("About Orion Bridge")
+	w := t.app.NewWindow(lang.X("about.title", "About Orion Bridge"))
 	title := widget.NewLabelWithStyle("Orion Bridge "+t.version, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	blurb := widget.NewLabel("Connects the Orion Report Editor in your browser to the report engine on this computer.")
+	blurb := widget.NewLabel(lang.X("about.blurb", "Connects the Orion Report Editor in your browser to the report engine on this computer."))
 	blurb.Wrapping = fyne.TextWrapWord
 	form := widget.NewForm(
-		widget.NewFormItem("Endpoint", selectableText(m.Status.endpointURL())),
-		widget.NewFormItem("Configuration", selectableText(m.Info.ConfigPath)),
-		widget.NewFormItem("Logs", selectableText(m.Info.LogDir)),
+		widget.NewFormItem(lang.X("about.endpoint", "Endpoint"), selectableText(m.Status.endpointURL())),
+		widget.NewFormItem(lang.X("about.configuration", "Configuration"), selectableText(m.Info.ConfigPath)),
+		widget.NewFormItem(lang.X("about.logs", "Logs"), selectableText(m.Info.LogDir)),
 	)
 	w.SetContent(container.NewPadded(container.NewVBox(title, blurb, form)))
 	w.SetOnClosed(func() { t.about = nil })
@@ -185,7 +186,9 @@ func (t *trayApp) toggleStartAtLogin() {
 	want := !t.model().Status.AtLogin
 	t.spawn(func() {
 		if err := autostart.Set(want); err != nil {
-			t.ui(func() { dialog.ShowError(fmt.Errorf("start at login: %w", err), t.dashboard().window) })
+			t.ui(func() {
+				dialog.ShowError(fmt.Errorf("%s: %w", lang.X("error.start_at_login", "start at login"), err), t.dashboard().window)
+			})
 		}
 		on, _ := autostart.Enabled()
 		t.mu.Lock()
@@ -210,10 +213,10 @@ func (t *trayApp) exportSupportBundle() {
 			}
 			t.ui(func() {
 				if werr != nil {
-					dialog.ShowError(fmt.Errorf("export support bundle: %w", werr), t.dashboard().window)
+					dialog.ShowError(fmt.Errorf("%s: %w", lang.X("error.export_bundle", "export support bundle"), werr), t.dashboard().window)
 					return
 				}
-				dialog.ShowInformation("Support bundle saved", w.URI().Path(), t.dashboard().window)
+				dialog.ShowInformation(lang.X("bundle.saved", "Support bundle saved"), w.URI().Path(), t.dashboard().window)
 			})
 		})
 	}, t.dashboard().window)

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"fyne.io/fyne/v2/lang"
+
 	"orionbridge/app"
 	"orionbridge/bridge"
 )
@@ -99,8 +101,9 @@ func (w *alertWatcher) sessionClosed(s bridge.SessionInfo) []alert {
 const closeTryAgainLater = 1013
 
 func engineAlert(target string) alert {
-	return alert{Kind: alertEngineUnreachable, Title: "Report engine not reachable",
-		Content: "Orion Bridge cannot reach the report engine at " + target + ". Start the report engine, then try again in the editor."}
+	return alert{Kind: alertEngineUnreachable, Title: lang.X("alert.engine.title", "Report engine not reachable"),
+		Content: lang.X("alert.engine.body", "Orion Bridge cannot reach the report engine at {{.Target}}. Start the report engine, then try again in the editor.",
+			map[string]any{"Target": target})}
 }
 
 // certificate notices trust lost (or missing at start) and a renewed leaf.
@@ -108,12 +111,13 @@ func (w *alertWatcher) certificate(r app.CertificateReport) []alert {
 	w.mu.Lock()
 	var out []alert
 	if !r.Status.External && !r.Trusted && (w.trusted == nil || *w.trusted) {
-		out = append(out, alert{Kind: alertCertNotTrusted, Title: "Certificate not trusted",
-			Content: "Browsers cannot connect to Orion Bridge until you trust its certificate. Open the tray menu: Certificate ▸ Trust Certificate…"})
+		out = append(out, alert{Kind: alertCertNotTrusted, Title: lang.X("alert.untrusted.title", "Certificate not trusted"),
+			Content: lang.X("alert.untrusted.body", "Browsers cannot connect to Orion Bridge until you trust its certificate. Open the tray menu: Certificate ▸ Trust Certificate…")})
 	}
 	if w.serial != "" && r.Status.LeafSerial != "" && r.Status.LeafSerial != w.serial {
-		out = append(out, alert{Kind: alertCertRenewed, Title: "Certificate renewed",
-			Content: "Orion Bridge renewed its certificate; it is valid until " + r.Status.LeafNotAfter.Format(time.DateOnly) + ". Open sessions are not affected."})
+		out = append(out, alert{Kind: alertCertRenewed, Title: lang.X("alert.renewed.title", "Certificate renewed"),
+			Content: lang.X("alert.renewed.body", "Orion Bridge renewed its certificate; it is valid until {{.Date}}. Open sessions are not affected.",
+				map[string]any{"Date": r.Status.LeafNotAfter.Format(time.DateOnly)})})
 	}
 	trusted := r.Trusted
 	w.trusted = &trusted

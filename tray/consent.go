@@ -2,7 +2,6 @@ package tray
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -130,7 +130,7 @@ func (c *consentPrompts) show(req *consentRequest) {
 	if req.dismissed {
 		return
 	}
-	w := c.app.NewWindow("Allow this site? · Orion Bridge")
+	w := c.app.NewWindow(lang.X("consent.title", "Allow this site? · Orion Bridge"))
 	choose := func(a bridge.ConsentAnswer) func() {
 		return func() {
 			req.answer(a)
@@ -142,17 +142,17 @@ func (c *consentPrompts) show(req *consentRequest) {
 	origin := widget.NewRichText(&widget.TextSegment{Text: req.Origin, Style: widget.RichTextStyle{
 		SizeName: theme.SizeNameSubHeadingText, TextStyle: fyne.TextStyle{Bold: true}}})
 	origin.Truncation = fyne.TextTruncateEllipsis
-	question := widget.NewLabel("wants to connect to the report engine")
-	advice := widget.NewLabel("Allow it only if you use the Orion Report Editor on this site. " +
-		"Always allow adds it to the allowed sites; Deny keeps refusing it.")
+	question := widget.NewLabel(lang.X("consent.question", "wants to connect to the report engine"))
+	advice := widget.NewLabel(lang.X("consent.advice", "Allow it only if you use the Orion Report Editor on this site. "+
+		"Always allow adds it to the allowed sites; Deny keeps refusing it."))
 	advice.Wrapping = fyne.TextWrapWord
 	req.countdown = hintLabel("")
 	c.updateCountdown(req, time.Now())
 
-	allowOnce := widget.NewButton("Allow once", choose(bridge.AllowOnce))
+	allowOnce := widget.NewButton(lang.X("consent.allow_once", "Allow once"), choose(bridge.AllowOnce))
 	allowOnce.Importance = widget.HighImportance
-	always := widget.NewButton("Always allow", choose(bridge.AlwaysAllow))
-	deny := widget.NewButton("Deny", choose(bridge.Deny))
+	always := widget.NewButton(lang.X("consent.always_allow", "Always allow"), choose(bridge.AlwaysAllow))
+	deny := widget.NewButton(lang.X("consent.deny", "Deny"), choose(bridge.Deny))
 	buttons := container.NewHBox(layout.NewSpacer(), allowOnce, always, deny)
 
 	icon := canvas.NewImageFromResource(appIcon)
@@ -192,7 +192,7 @@ func (c *consentPrompts) updateCountdown(r *consentRequest, now time.Time) {
 		return
 	}
 	left := max(0, int(r.Deadline.Sub(now).Round(time.Second)/time.Second))
-	r.countdown.SetText(fmt.Sprintf("Without an answer the site is refused in %d s.", left))
+	r.countdown.SetText(lang.X("consent.countdown", "Without an answer the site is refused in {{.Seconds}} s.", map[string]any{"Seconds": left}))
 }
 
 // openWindow is the newest prompt window, for screenshots; UI goroutine only.

@@ -63,12 +63,19 @@ func (h *harness) awaitAnswer(t *testing.T, answer <-chan bridge.ConsentAnswer) 
 // openPrompt waits for the prompt about origin and returns its window.
 func (h *harness) openPrompt(t *testing.T, origin string) fyne.Window {
 	t.Helper()
+	return h.promptShowing(t, origin, "wants to connect to the report engine")
+}
+
+// promptShowing waits for the prompt and returns its window, failing the
+// test unless it shows each of texts.
+func (h *harness) promptShowing(t *testing.T, texts ...string) fyne.Window {
+	t.Helper()
 	var w fyne.Window
 	h.eventually(t, "the consent prompt opens", func() bool {
 		w = h.consent.openWindow()
 		return w != nil
 	})
-	for _, text := range []string{origin, "wants to connect to the report engine"} {
+	for _, text := range texts {
 		if !shows(w, text) {
 			t.Errorf("the prompt does not show %q:\n%s", text, test.RenderToMarkup(w.Canvas()))
 		}

@@ -3,11 +3,13 @@ package tray
 import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
 
-// Tab names, also used to open the dashboard on a given tab.
+// Tab names, used to open the dashboard on a given tab and to name
+// screenshots; what the tab shows is tabLabel's, in the operator's language.
 const (
 	tabSessions    = "Sessions"
 	tabLog         = "Log"
@@ -44,7 +46,7 @@ func newDashboard(t *trayApp) *dashboard {
 	d.settings = newSettingsTab(t, d)
 	d.cert = newCertTab(t, d)
 	item := func(name string, icon fyne.Resource, content fyne.CanvasObject) *container.TabItem {
-		ti := container.NewTabItemWithIcon(name, icon, content)
+		ti := container.NewTabItemWithIcon(tabLabel(name), icon, content)
 		d.byName[name] = ti
 		return ti
 	}
@@ -66,6 +68,23 @@ func newDashboard(t *trayApp) *dashboard {
 	}
 	d.window.SetIcon(appIcon)
 	return d
+}
+
+// tabLabel is what the tab named name shows.
+func tabLabel(name string) string {
+	switch name {
+	case tabSessions:
+		return lang.X("tab.sessions", "Sessions")
+	case tabLog:
+		return lang.X("tab.log", "Log")
+	case tabSites:
+		return lang.X("tab.sites", "Sites")
+	case tabSettings:
+		return lang.X("tab.settings", "Settings")
+	case tabCertificate:
+		return lang.X("tab.certificate", "Certificate")
+	}
+	return name
 }
 
 // hintLabel is secondary text: status lines, hints, countdowns. Italic sets

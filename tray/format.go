@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"fyne.io/fyne/v2/lang"
 )
 
 // formatDuration renders a session's age compactly and at a precision that
@@ -79,15 +81,9 @@ func formatStarted(t, now time.Time) string {
 	if y1 == y2 && m1 == m2 && d1 == d2 {
 		return t.Format("15:04:05")
 	}
-	return t.Format("Jan 2 15:04")
-}
-
-// plural picks "1 session" or "2 sessions".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
+	// The layout is translated: Korean has no "Jan", and a Go layout with
+	// "1" and "2" for month and day reads "1월 2일 15:04".
+	return t.Format(lang.X("format.started_date", "Jan 2 15:04"))
 }
 
 // upDown renders a pair of counters as "↑ / ↓" cells; ↑ is towards the engine.

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -64,21 +65,21 @@ func newLogTab(t *trayApp, d *dashboard) *logTab {
 
 	labels := make([]string, len(logLevels))
 	for i, l := range logLevels {
-		labels[i] = l.Label
+		labels[i] = l.Label()
 	}
 	lt.level = widget.NewSelect(labels, func(choice string) {
-		for _, l := range logLevels {
-			if l.Label == choice {
+		for i, l := range logLevels {
+			if labels[i] == choice {
 				lt.setFilter(logFilter{MinLevel: l.Min, Text: lt.filter.Text})
 			}
 		}
 	})
 	lt.search = widget.NewEntry()
-	lt.search.SetPlaceHolder("Search messages and fields")
+	lt.search.SetPlaceHolder(lang.X("log.search", "Search messages and fields"))
 	lt.search.OnChanged = func(s string) { lt.setFilter(logFilter{MinLevel: lt.filter.MinLevel, Text: s}) }
-	lt.pause = widget.NewButtonWithIcon("Pause", theme.MediaPauseIcon(), lt.togglePause)
-	copyButton := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), lt.copySelection)
-	export := widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), lt.export)
+	lt.pause = widget.NewButtonWithIcon(lang.X("log.pause", "Pause"), theme.MediaPauseIcon(), lt.togglePause)
+	copyButton := widget.NewButtonWithIcon(lang.X("log.copy", "Copy"), theme.ContentCopyIcon(), lt.copySelection)
+	export := widget.NewButtonWithIcon(lang.X("log.export", "Export…"), theme.DocumentSaveIcon(), lt.export)
 	toolbar := container.NewBorder(nil, nil, lt.level, container.NewHBox(lt.pause, copyButton, export), lt.search)
 
 	lt.status = hintLabel("")
@@ -134,10 +135,10 @@ func (lt *logTab) setFilter(f logFilter) {
 func (lt *logTab) togglePause() {
 	lt.paused = !lt.paused
 	if lt.paused {
-		lt.pause.SetText("Resume")
+		lt.pause.SetText(lang.X("log.resume", "Resume"))
 		lt.pause.SetIcon(theme.MediaPlayIcon())
 	} else {
-		lt.pause.SetText("Pause")
+		lt.pause.SetText(lang.X("log.pause", "Pause"))
 		lt.pause.SetIcon(theme.MediaPauseIcon())
 		lt.stale = true
 	}
@@ -149,7 +150,7 @@ func (lt *logTab) togglePause() {
 func (lt *logTab) refresh() {
 	added := lt.t.logs.Added()
 	if lt.paused && !lt.stale {
-		lt.status.SetText(fmt.Sprintf("Paused · %s new records not shown", formatCount(int64(added-lt.drawn))))
+		lt.status.SetText(lang.X("log.paused_count", "Paused · {{.Count}} new records not shown", map[string]any{"Count": formatCount(int64(added - lt.drawn))}))
 		return
 	}
 	if added == lt.drawn && !lt.stale {
@@ -162,10 +163,10 @@ func (lt *logTab) refresh() {
 	if lt.selected == nil {
 		lt.list.ScrollToBottom() // follow the tail unless the operator is reading a line
 	}
-	status := fmt.Sprintf("Showing %s of %s records (the newest %s are kept; the log files have everything)",
-		formatCount(int64(len(lt.lines))), formatCount(int64(lt.t.logs.Len())), formatCount(logCapacity))
+	status := lang.X("log.showing", "Showing {{.Shown}} of {{.Held}} records (the newest {{.Kept}} are kept; the log files have everything)",
+		map[string]any{"Shown": formatCount(int64(len(lt.lines))), "Held": formatCount(int64(lt.t.logs.Len())), "Kept": formatCount(logCapacity)})
 	if lt.paused {
-		status = "Paused · " + status
+		status = lang.X("log.paused", "Paused · {{.Status}}", map[string]any{"Status": status})
 	}
 	lt.status.SetText(status)
 }
@@ -218,7 +219,7 @@ func (lt *logTab) shownText() (string, int) {
 func (lt *logTab) copySelection() {
 	text, n := lt.shownText()
 	lt.t.app.Clipboard().SetContent(text)
-	lt.status.SetText("Copied " + plural(n, "record", "records") + " to the clipboard")
+	lt.status.SetText(lang.X("log.copied", "Copied {{.Count}} {{if eq .Count 1}}record{{else}}records{{end}} to the clipboard", map[string]any{"Count": n}))
 }
 
 // export writes the records shown (the filter applies) to a text file.
@@ -235,10 +236,11 @@ func (lt *logTab) export() {
 			}
 		}
 		if err != nil {
-			dialog.ShowError(fmt.Errorf("export log: %w", err), lt.d.window)
+			dialog.ShowError(fmt.Errorf("%s: %w", lang.X("error.export_log", "export log"), err), lt.d.window)
 			return
 		}
-		lt.status.SetText("Exported " + plural(n, "record", "records") + " to " + w.URI().Path())
+		lt.status.SetText(lang.X("log.exported", "Exported {{.Count}} {{if eq .Count 1}}record{{else}}records{{end}} to {{.Path}}",
+			map[string]any{"Count": n, "Path": w.URI().Path()}))
 	}, lt.d.window)
 	save.SetFileName("orionbridge-log-" + time.Now().Format("20060102-150405") + ".txt")
 	save.Resize(fyne.NewSize(820, 520))

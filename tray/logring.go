@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 
+	"fyne.io/fyne/v2/lang"
+
 	"orionbridge/bridge"
 )
 
@@ -96,14 +98,15 @@ func (f logFilter) match(e bridge.LogEntry) bool {
 }
 
 // logLevels are the Log tab's level choices, mildest first.
+// Label is a function: the language is chosen after package init.
 var logLevels = []struct {
-	Label string
+	Label func() string
 	Min   slog.Level
 }{
-	{"All levels", slog.LevelDebug},
-	{"Info and above", slog.LevelInfo},
-	{"Warnings and errors", slog.LevelWarn},
-	{"Errors only", slog.LevelError},
+	{func() string { return lang.X("log.level.all", "All levels") }, slog.LevelDebug},
+	{func() string { return lang.X("log.level.info", "Info and above") }, slog.LevelInfo},
+	{func() string { return lang.X("log.level.warn", "Warnings and errors") }, slog.LevelWarn},
+	{func() string { return lang.X("log.level.error", "Errors only") }, slog.LevelError},
 }
 
 // levelName is slog's name padded to a fixed width, so messages line up in

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/driver/software"
 	"fyne.io/fyne/v2/widget"
 )
@@ -24,8 +25,11 @@ import (
 // file is built only with -tags screenshots, so the shipped app carries no
 // tooling that an environment variable switches on. With
 // ORION_SCREENSHOTS=<dir>, Run opens the dashboard, waits for the
-// sessions the script opens, writes sessions.png and log.png, then waits for
-// the consent prompt the script triggers, writes consent.png, and quits.
+// sessions the script opens, writes sessions.png, log.png and menu.png (the
+// tray menu, drawn as Fyne draws a menu: the real one is the desktop's),
+// then waits for the consent prompt the script triggers, writes
+// consent.png, and quits. ORION_SCREENSHOTS_SUFFIX=-ko names them
+// sessions-ko.png and so on, for the run in another language.
 const (
 	screenshotsEnv = "ORION_SCREENSHOTS"
 	// screenshotSessionsEnv is how many sessions to wait for (default 3).
@@ -33,6 +37,8 @@ const (
 	// screenshotAllEnv, when set, adds sites.png, settings.png and
 	// certificate.png, for reviewing those tabs.
 	screenshotAllEnv = "ORION_SCREENSHOTS_ALL"
+	// screenshotSuffixEnv goes between each file's name and ".png".
+	screenshotSuffixEnv = "ORION_SCREENSHOTS_SUFFIX"
 	// screenshotWait bounds each wait, so a broken setup fails instead of
 	// hanging `make screenshots`.
 	screenshotWait = 60 * time.Second
@@ -111,6 +117,14 @@ func (s *screenshots) run(ctx context.Context) {
 	s.capture(ctx, "sessions.png", func() fyne.Window { return s.t.dash.window })
 	s.t.ui(func() { s.t.dashboard().show(tabLog) })
 	s.capture(ctx, "log.png", func() fyne.Window { return s.t.dash.window })
+	var menuWindow fyne.Window
+	s.t.ui(func() { menuWindow = s.t.menuWindow() })
+	s.capture(ctx, "menu.png", func() fyne.Window { return menuWindow })
+	s.t.ui(func() {
+		if menuWindow != nil {
+			menuWindow.Close()
+		}
+	})
 	if os.Getenv(screenshotAllEnv) != "" {
 		for _, tab := range []string{tabSites, tabSettings, tabCertificate} {
 			s.t.ui(func() { s.t.dashboard().show(tab) })
@@ -147,7 +161,7 @@ func (s *screenshots) capture(ctx context.Context, name string, window func() fy
 		s.fail(fmt.Errorf("%s: no window to capture", name))
 		return
 	}
-	path := filepath.Join(s.dir, name)
+	path := filepath.Join(s.dir, strings.TrimSuffix(name, ".png")+os.Getenv(screenshotSuffixEnv)+".png")
 	f, err := os.Create(path)
 	if err == nil {
 		err = png.Encode(f, img)
@@ -160,6 +174,32 @@ func (s *screenshots) capture(ctx context.Context, name string, window func() fy
 		return
 	}
 	fmt.Fprintf(os.Stderr, "orionbridge: screenshots: wrote %s (%dx%d)\n", path, img.Bounds().Dx(), img.Bounds().Dy())
+}
+
+// menuWindow shows the tray menu as it is now, with its Certificate
+// submenu open, in a window of its own: the tray's menu is drawn by the
+// desktop (StatusNotifierItem over D-Bus), which no screenshot of the app
+// can take. Fyne draws the same items, labels and check marks.
+func (t *trayApp) menuWindow() fyne.Window {
+	m := t.model()
+	items := t.fyneMenuItems(trayMenu(m.Status, m.Busy, m.Info.LogDir != ""))
+	menu := widget.NewMenu(fyne.NewMenu("Orion Bridge", items...))
+	var sub *widget.Menu
+	for _, it := range items {
+		if it.ChildMenu != nil {
+			sub = widget.NewMenu(it.ChildMenu)
+		}
+	}
+	content := fyne.CanvasObject(menu)
+	if sub != nil {
+		content = container.NewHBox(container.NewVBox(menu), container.NewVBox(sub))
+	}
+	w := t.app.NewWindow("Orion Bridge")
+	w.SetPadded(false)
+	w.SetContent(content)
+	w.Resize(content.MinSize())
+	w.Show()
+	return w
 }
 
 // captureWindow returns what w shows. It asks the GL driver first; where

@@ -3,17 +3,49 @@ package tray
 import (
 	"time"
 
+	"fyne.io/fyne/v2/lang"
+
 	"orionbridge/bridge"
 )
 
-// sessionColumns are the Sessions table's columns, in order. ↑ is browser →
-// engine, ↓ is engine → browser, as in bridge.SessionInfo.
-var sessionColumns = [...]string{"Origin", "Client", "Route → Target", "State", "Started", "Duration", "Bytes ↑ / ↓", "Messages ↑ / ↓"}
+// sessionColumnCount is how many columns the Sessions table has.
+const sessionColumnCount = 8
+
+// sessionColumns are the Sessions table's column headers, in order, in the
+// operator's language. ↑ is browser → engine, ↓ is engine → browser, as in
+// bridge.SessionInfo.
+func sessionColumns() [sessionColumnCount]string {
+	return [...]string{
+		lang.X("sessions.column.origin", "Origin"),
+		lang.X("sessions.column.client", "Client"),
+		lang.X("sessions.column.route", "Route → Target"),
+		lang.X("sessions.column.state", "State"),
+		lang.X("sessions.column.started", "Started"),
+		lang.X("sessions.column.duration", "Duration"),
+		lang.X("sessions.column.bytes", "Bytes ↑ / ↓"),
+		lang.X("sessions.column.messages", "Messages ↑ / ↓"),
+	}
+}
+
+// sessionState is a session's state in the operator's language.
+func sessionState(s bridge.SessionState) string {
+	switch s {
+	case bridge.StateConnecting:
+		return lang.X("sessions.state.connecting", "connecting")
+	case bridge.StateOpen:
+		return lang.X("sessions.state.open", "open")
+	case bridge.StateClosing:
+		return lang.X("sessions.state.closing", "closing")
+	case bridge.StateClosed:
+		return lang.X("sessions.state.closed", "closed")
+	}
+	return string(s)
+}
 
 // sessionRow is one session as the table shows it: every cell already text.
 type sessionRow struct {
 	ID    string
-	Cells [len(sessionColumns)]string // in sessionColumns order
+	Cells [sessionColumnCount]string // in sessionColumns order
 }
 
 // sessionRows turns a snapshot into table rows, oldest session first (the
@@ -23,13 +55,13 @@ func sessionRows(sessions []bridge.SessionInfo, now time.Time) []sessionRow {
 	for _, s := range sessions {
 		origin := s.Origin
 		if origin == "" {
-			origin = "(none)"
+			origin = lang.X("sessions.no_origin", "(none)")
 		}
-		rows = append(rows, sessionRow{ID: s.ID, Cells: [len(sessionColumns)]string{
+		rows = append(rows, sessionRow{ID: s.ID, Cells: [sessionColumnCount]string{
 			origin,
 			s.ClientAddr,
 			s.Route + " → " + s.Target,
-			string(s.State),
+			sessionState(s.State),
 			formatStarted(s.Started, now),
 			formatDuration(s.Duration),
 			upDown(formatBytes(s.BytesToEngine), formatBytes(s.BytesToBrowser)),
@@ -54,7 +86,10 @@ func rowIndex(rows []sessionRow, id string) int {
 // since it was created. The bridge counts a session in Totals when it ends,
 // so the open ones are added here.
 func totalsLine(t bridge.Totals, open int) string {
-	return "Since start: " + plural(int(t.Sessions)+open, "session", "sessions") +
-		" · bytes " + upDown(formatBytes(t.BytesToEngine), formatBytes(t.BytesToBrowser)) +
-		" · messages " + upDown(formatCount(t.MessagesToEngine), formatCount(t.MessagesToBrowser))
+	n := int(t.Sessions) + open
+	return lang.X("sessions.totals", "Since start: {{.Count}} {{if eq .Count 1}}session{{else}}sessions{{end}} · bytes {{.Bytes}} · messages {{.Messages}}", map[string]any{
+		"Count":    n,
+		"Bytes":    upDown(formatBytes(t.BytesToEngine), formatBytes(t.BytesToBrowser)),
+		"Messages": upDown(formatCount(t.MessagesToEngine), formatCount(t.MessagesToBrowser)),
+	})
 }

@@ -7,16 +7,17 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
 
 // Columns whose numbers read better right-aligned.
-var sessionNumericColumn = [len(sessionColumns)]bool{5: true, 6: true, 7: true}
+var sessionNumericColumn = [sessionColumnCount]bool{5: true, 6: true, 7: true}
 
 // sessionSamples are typical cell texts, so columns start wide enough and
 // do not widen under the operator's eyes when the first session arrives.
-var sessionSamples = [len(sessionColumns)]string{
+var sessionSamples = [sessionColumnCount]string{
 	"https://editor.example.com", "127.0.0.1:54321", "/ws → 127.0.0.1:21400", "connecting",
 	"00:00:00", "59m59s", "999 KiB ↑  999 KiB ↓", "9,999 ↑  9,999 ↓",
 }
@@ -31,7 +32,8 @@ type sessionsTab struct {
 	rows     []sessionRow
 	selected string // session id; it follows the session when rows shift
 	running  bool
-	widths   [len(sessionColumns)]float32
+	widths   [sessionColumnCount]float32
+	headers  [sessionColumnCount]string // sessionColumns, in the language at start
 
 	table      *widget.Table
 	empty      *widget.Label
@@ -43,9 +45,9 @@ type sessionsTab struct {
 }
 
 func newSessionsTab(t *trayApp, d *dashboard) *sessionsTab {
-	s := &sessionsTab{t: t}
+	s := &sessionsTab{t: t, headers: sessionColumns()}
 	s.table = widget.NewTable(
-		func() (int, int) { return len(s.rows), len(sessionColumns) },
+		func() (int, int) { return len(s.rows), sessionColumnCount },
 		func() fyne.CanvasObject {
 			l := widget.NewLabel("")
 			l.Truncation = fyne.TextTruncateEllipsis
@@ -59,8 +61,8 @@ func newSessionsTab(t *trayApp, d *dashboard) *sessionsTab {
 	}
 	s.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
 		l := o.(*widget.Label)
-		if id.Col >= 0 && id.Col < len(sessionColumns) {
-			l.SetText(sessionColumns[id.Col])
+		if id.Col >= 0 && id.Col < sessionColumnCount {
+			l.SetText(s.headers[id.Col])
 			l.Alignment = alignment(sessionNumericColumn[id.Col])
 		}
 	}
@@ -73,8 +75,8 @@ func newSessionsTab(t *trayApp, d *dashboard) *sessionsTab {
 		s.table.Unselect(id)
 		s.update()
 	}
-	for i := range sessionColumns {
-		s.widths[i] = cellWidth(sessionColumns[i], true)
+	for i, header := range s.headers {
+		s.widths[i] = cellWidth(header, true)
 		s.widths[i] = max(s.widths[i], cellWidth(sessionSamples[i], false))
 		s.table.SetColumnWidth(i, s.widths[i])
 	}
@@ -87,7 +89,7 @@ func newSessionsTab(t *trayApp, d *dashboard) *sessionsTab {
 	s.totals = widget.NewLabel("")
 	s.note = widget.NewLabel("")
 	s.note.Importance = widget.DangerImportance
-	s.disconnect = widget.NewButtonWithIcon("Disconnect", theme.CancelIcon(), s.disconnectSelected)
+	s.disconnect = widget.NewButtonWithIcon(lang.X("sessions.disconnect", "Disconnect"), theme.CancelIcon(), s.disconnectSelected)
 	s.disconnect.Disable()
 	footer := container.NewBorder(nil, nil, s.totals, container.NewHBox(s.note, s.disconnect))
 	s.content = container.NewBorder(nil, footer, nil, nil, container.NewStack(s.table, container.NewCenter(s.emptyBox)))
@@ -111,7 +113,7 @@ func cellWidth(text string, bold bool) float32 {
 func (s *sessionsTab) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	c := o.(*fyne.Container)
 	bg, l := c.Objects[0].(*canvas.Rectangle), c.Objects[1].(*widget.Label)
-	if id.Row < 0 || id.Row >= len(s.rows) || id.Col < 0 || id.Col >= len(sessionColumns) {
+	if id.Row < 0 || id.Row >= len(s.rows) || id.Col < 0 || id.Col >= sessionColumnCount {
 		l.SetText("")
 		return
 	}
@@ -147,11 +149,12 @@ func (s *sessionsTab) refresh(m model) {
 	}
 	switch {
 	case m.Status.ServiceErr != "":
-		s.empty.SetText("The Orion Bridge service is not reachable: " + clip(m.Status.ServiceErr, 160))
+		s.empty.SetText(lang.X("sessions.service_unreachable", "The Orion Bridge service is not reachable: {{.Error}}",
+			map[string]any{"Error": clip(m.Status.ServiceErr, 160)}))
 	case !m.Status.Running:
-		s.empty.SetText("The bridge is stopped: start it from the tray menu.")
+		s.empty.SetText(lang.X("sessions.stopped", "The bridge is stopped: start it from the tray menu."))
 	case len(s.rows) == 0:
-		s.empty.SetText("No sessions. Pages connect to " + m.Status.endpointURL())
+		s.empty.SetText(lang.X("sessions.none", "No sessions. Pages connect to {{.URL}}", map[string]any{"URL": m.Status.endpointURL()}))
 	}
 	if len(s.rows) == 0 {
 		s.emptyBox.Show()

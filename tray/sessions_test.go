@@ -94,7 +94,7 @@ func testSessionsTableShowsRealSessions(t *testing.T, in *app.Instance, ctrl app
 		return shows(w, editorOrigin) && shows(w, "open") && shows(w, "/ws → "+in.RunningConfig().Routes[0].Target) &&
 			shows(w, "16 B ↑  16 B ↓") && shows(w, "1 ↑  1 ↓")
 	})
-	for _, header := range sessionColumns {
+	for _, header := range sessionColumns() {
 		if !shows(w, header) {
 			t.Errorf("the table has no %q column", header)
 		}

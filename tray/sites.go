@@ -1,9 +1,11 @@
 package tray
 
 import (
-	"fmt"
+	"errors"
 	"slices"
 	"strings"
+
+	"fyne.io/fyne/v2/lang"
 
 	"orionbridge/bridge"
 	"orionbridge/config"
@@ -14,14 +16,14 @@ import (
 func allowOrigin(c config.Config, input string) (config.Config, error) {
 	input = strings.TrimSpace(input)
 	if input == "" {
-		return c, fmt.Errorf(`type a site like "https://editor.example.com"`)
+		return c, errors.New(lang.X("sites.type_a_site", `type a site like "https://editor.example.com"`))
 	}
 	origin, err := bridge.ParseOrigin(strings.TrimSuffix(input, "/"))
 	if err != nil {
 		return c, err
 	}
 	if slices.Contains(c.AllowedOrigins, origin) {
-		return c, fmt.Errorf("%s is already allowed", origin)
+		return c, errors.New(lang.X("sites.already_allowed", "{{.Origin}} is already allowed", map[string]any{"Origin": origin}))
 	}
 	c.AllowedOrigins = append(slices.Clone(c.AllowedOrigins), origin)
 	c.DeniedOrigins = without(c.DeniedOrigins, origin)

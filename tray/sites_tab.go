@@ -1,7 +1,6 @@
 package tray
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -9,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -45,13 +45,13 @@ type sitesTab struct {
 func newSitesTab(t *trayApp, _ *dashboard) *sitesTab {
 	s := &sitesTab{t: t}
 	s.allowedList = originList(&s.allowed, func() bool { return s.managed["allowed_origins"] }, func(origin string) {
-		s.save("Removed "+origin, func(c *config.Config) error {
+		s.save(lang.X("sites.removed", "Removed {{.Origin}}", map[string]any{"Origin": origin}), func(c *config.Config) error {
 			c.AllowedOrigins = without(c.AllowedOrigins, origin)
 			return nil
 		})
 	})
 	s.deniedList = originList(&s.denied, func() bool { return s.managed["denied_origins"] }, func(origin string) {
-		s.save(origin+" may ask again", func(c *config.Config) error {
+		s.save(lang.X("sites.may_ask_again", "{{.Origin}} may ask again", map[string]any{"Origin": origin}), func(c *config.Config) error {
 			c.DeniedOrigins = without(c.DeniedOrigins, origin)
 			return nil
 		})
@@ -62,9 +62,10 @@ func newSitesTab(t *trayApp, _ *dashboard) *sitesTab {
 			origin := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 			origin.Truncation = fyne.TextTruncateEllipsis
 			asked := hintLabel("")
-			once := widget.NewButton("Allow once", nil)
+			once := widget.NewButton(lang.X("consent.allow_once", "Allow once"), nil)
 			once.Importance = widget.HighImportance
-			buttons := container.NewHBox(asked, once, widget.NewButton("Always allow", nil), widget.NewButton("Deny", nil))
+			buttons := container.NewHBox(asked, once, widget.NewButton(lang.X("consent.always_allow", "Always allow"), nil),
+				widget.NewButton(lang.X("consent.deny", "Deny"), nil))
 			return container.NewBorder(nil, nil, nil, buttons, origin)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
@@ -75,7 +76,7 @@ func newSitesTab(t *trayApp, _ *dashboard) *sitesTab {
 			row := o.(*fyne.Container)
 			row.Objects[0].(*widget.Label).SetText(r.Origin)
 			buttons := row.Objects[1].(*fyne.Container).Objects
-			buttons[0].(*widget.Label).SetText("asked " + formatDuration(time.Since(r.Asked)) + " ago")
+			buttons[0].(*widget.Label).SetText(lang.X("sites.asked_ago", "asked {{.Duration}} ago", map[string]any{"Duration": formatDuration(time.Since(r.Asked))}))
 			for i, a := range []bridge.ConsentAnswer{bridge.AllowOnce, bridge.AlwaysAllow, bridge.Deny} {
 				buttons[i+1].(*widget.Button).OnTapped = func() { s.t.consent.Answer(r.Origin, a) }
 			}
@@ -85,17 +86,17 @@ func newSitesTab(t *trayApp, _ *dashboard) *sitesTab {
 	s.input = widget.NewEntry()
 	s.input.SetPlaceHolder("https://editor.example.com or https://*.example.com")
 	s.input.OnSubmitted = func(string) { s.addOrigin() }
-	s.add = widget.NewButtonWithIcon("Allow", theme.ContentAddIcon(), s.addOrigin)
+	s.add = widget.NewButtonWithIcon(lang.X("sites.allow", "Allow"), theme.ContentAddIcon(), s.addOrigin)
 	s.inputErr = widget.NewLabel("")
 	s.inputErr.Importance = widget.DangerImportance
 	s.inputErr.Wrapping = fyne.TextWrapWord
 	s.inputErr.Hide()
-	s.ask = widget.NewCheck("Ask me when a site that is in neither list wants to connect", func(on bool) {
+	s.ask = widget.NewCheck(lang.X("sites.ask", "Ask me when a site that is in neither list wants to connect"), func(on bool) {
 		if on == s.askShown {
 			return // set from the config, not by the operator
 		}
 		s.askShown = on
-		s.save("Saved", func(c *config.Config) error {
+		s.save(lang.X("sites.saved", "Saved"), func(c *config.Config) error {
 			c.AskUnknownOrigins = on
 			return nil
 		})
@@ -103,20 +104,27 @@ func newSitesTab(t *trayApp, _ *dashboard) *sitesTab {
 	s.note = hintLabel("")
 
 	addRow := container.NewBorder(nil, nil, nil, s.add, s.input)
-	s.allowedCard = widget.NewCard("Allowed sites", allowedHint,
+	s.allowedCard = widget.NewCard(lang.X("sites.allowed", "Allowed sites"), allowedHint(),
 		container.NewBorder(container.NewVBox(addRow, s.inputErr), nil, nil, nil, s.allowedList))
-	s.deniedCard = widget.NewCard("Denied sites", deniedHint, s.deniedList)
-	pendingCard := widget.NewCard("Waiting for your answer", "Sites asking to connect right now.", s.pendingList)
+	s.deniedCard = widget.NewCard(lang.X("sites.denied", "Denied sites"), deniedHint(), s.deniedList)
+	pendingCard := widget.NewCard(lang.X("sites.pending", "Waiting for your answer"),
+		lang.X("sites.pending_hint", "Sites asking to connect right now."), s.pendingList)
 	s.content = container.NewBorder(nil, container.NewBorder(nil, nil, s.ask, s.note), nil, nil,
 		container.NewGridWithColumns(2, s.allowedCard, container.NewGridWithRows(2, pendingCard, s.deniedCard)))
 	return s
 }
 
-const (
-	allowedHint = "Pages on these sites may connect without asking."
-	deniedHint  = "Refused without asking. Remove a site to be asked again."
-	managedHint = "Set by your IT department in the machine-wide configuration."
-)
+func allowedHint() string {
+	return lang.X("sites.allowed_hint", "Pages on these sites may connect without asking.")
+}
+
+func deniedHint() string {
+	return lang.X("sites.denied_hint", "Refused without asking. Remove a site to be asked again.")
+}
+
+func managedHint() string {
+	return lang.X("sites.managed_hint", "Set by your IT department in the machine-wide configuration.")
+}
 
 // originList lists *origins with a Remove button per row that calls
 // remove, disabled while readOnly says so.
@@ -126,7 +134,7 @@ func originList(origins *[]string, readOnly func() bool, remove func(origin stri
 		func() fyne.CanvasObject {
 			l := widget.NewLabel("")
 			l.Truncation = fyne.TextTruncateEllipsis
-			return container.NewBorder(nil, nil, nil, widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), nil), l)
+			return container.NewBorder(nil, nil, nil, widget.NewButtonWithIcon(lang.X("sites.remove", "Remove"), theme.DeleteIcon(), nil), l)
 		},
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id < 0 || id >= len(*origins) {
@@ -177,12 +185,12 @@ func (s *sitesTab) refresh(m model) {
 func (s *sitesTab) applyManaged() {
 	hint := func(key, own string) string {
 		if s.managed[key] {
-			return managedHint
+			return managedHint()
 		}
 		return own
 	}
-	s.allowedCard.SetSubTitle(hint("allowed_origins", allowedHint))
-	s.deniedCard.SetSubTitle(hint("denied_origins", deniedHint))
+	s.allowedCard.SetSubTitle(hint("allowed_origins", allowedHint()))
+	s.deniedCard.SetSubTitle(hint("denied_origins", deniedHint()))
 	for key, w := range map[string][]fyne.Disableable{"allowed_origins": {s.input, s.add}, "ask_unknown_origins": {s.ask}} {
 		for _, d := range w {
 			if s.managed[key] {
@@ -204,7 +212,7 @@ func (s *sitesTab) addOrigin() {
 	}
 	input := s.input.Text
 	s.showInputError(nil)
-	s.save("Allowed", func(c *config.Config) error {
+	s.save(lang.X("sites.allowed_done", "Allowed"), func(c *config.Config) error {
 		next, err := allowOrigin(*c, input)
 		*c = next
 		return err
@@ -225,7 +233,7 @@ func (s *sitesTab) showInputError(err error) {
 // the controller, which writes the config file.
 func (s *sitesTab) save(done string, edit func(*config.Config) error) {
 	s.note.Importance = widget.MediumImportance
-	s.note.SetText("Saving…")
+	s.note.SetText(lang.X("settings.saving", "Saving…"))
 	s.t.spawn(func() {
 		s.saveMu.Lock()
 		// Never onto an empty config: an unreachable service is an error.
@@ -241,11 +249,11 @@ func (s *sitesTab) save(done string, edit func(*config.Config) error) {
 		s.t.ui(func() {
 			if err != nil {
 				s.note.Importance = widget.DangerImportance
-				s.note.SetText(fmt.Sprintf("Not saved: %v", err))
+				s.note.SetText(lang.X("settings.not_saved", "Not saved: {{.Error}}", map[string]any{"Error": err.Error()}))
 				return
 			}
 			s.note.Importance = widget.MediumImportance
-			s.note.SetText(done + " · saved to " + s.t.model().Info.ConfigPath)
+			s.note.SetText(lang.X("settings.saved_to", "{{.Done}} · saved to {{.Path}}", map[string]any{"Done": done, "Path": s.t.model().Info.ConfigPath}))
 			s.t.refreshUI()
 		})
 	})

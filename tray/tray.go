@@ -62,6 +62,10 @@ func Run(ctrl app.Controller, opts app.UIOptions) (err error) {
 	fyneapp.SetMetadata(fyne.AppMetadata{ID: appID, Name: "Orion Bridge", Version: opts.Version})
 	a := fyneapp.NewWithID(appID)
 	t := newTrayApp(ctrl, a, fyne.Do, opts.Version)
+	// Before any window or menu is built: their text is looked up once.
+	if err := useLanguage(t.model().Config.Language); err != nil {
+		fmt.Fprintln(os.Stderr, "orionbridge: "+err.Error()+"; the tray follows the system's language")
+	}
 	if desk, ok := a.(desktop.App); ok && trayHostReachable() {
 		t.desk = desk
 		t.onTrayTapped = systray.SetOnTapped

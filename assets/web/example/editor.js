@@ -6,7 +6,7 @@
 // The DOM is built with textContent only: nothing from the engine, the
 // bridge or the URL is ever parsed as HTML.
 
-import { connect, localNetworkPermission, QueueFullError } from "/client.js";
+import { connect, localNetworkPermission, message, QueueFullError } from "/client.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -129,7 +129,9 @@ function showFailure(f) {
   $("failure").hidden = !f;
   if (!f) return;
   $("failure-title").textContent = TITLES[f.reason] || f.reason;
-  $("failure-message").textContent = capital(f.message) + ".";
+  // message() says it in the browser's language (English, Korean), from
+  // the catalogues Orion Bridge ships; f.message is always English.
+  $("failure-message").textContent = capital(message(f.reason)) + ".";
   $("failure-detail").textContent = f.detail || "";
   $("failure-detail").hidden = !f.detail;
   $("failure-reason").textContent = f.reason;

@@ -5,6 +5,14 @@
 // loopback names, so the iframe is cross-origin as it would be between a
 // shop and the editor vendor: the shop on 127.0.0.1, the editor on localhost
 // (or the other way round).
+//
+// It speaks the browser's language (navigator.languages) from the
+// catalogues Orion Bridge ships (/i18n.js, /i18n/<tag>.json), and explains
+// a failure with client.js's message(reason, lang), which works even when
+// the bridge does not run (issue 18).
+
+import { message } from "/client.js";
+import { language, loadLanguage, t } from "/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -26,13 +34,17 @@ function editorURL() {
   return url;
 }
 
-const LABELS = {
-  connecting: "Report editor: connecting to Orion Bridge…",
-  open: "Report editor: connected",
-  reconnecting: "Report editor: reconnecting…",
-  closed: "Report editor: disconnected",
-  waiting: "Report editor: waiting for you to connect",
-};
+// label is the badge's text for a status the editor posts.
+function label(status) {
+  switch (status) {
+    case "connecting": return t("example.status.connecting", "Report editor: connecting to Orion Bridge…");
+    case "open": return t("example.status.open", "Report editor: connected");
+    case "reconnecting": return t("example.status.reconnecting", "Report editor: reconnecting…");
+    case "closed": return t("example.status.closed", "Report editor: disconnected");
+    case "waiting": return t("example.status.waiting", "Report editor: waiting for you to connect");
+  }
+  return t("example.status.other", "Report editor: {{.Status}}", { Status: status });
+}
 
 function init() {
   const url = editorURL();
@@ -47,9 +59,9 @@ function init() {
     const badge = $("shop-bridge");
     badge.dataset.status = ev.data.reason ? "failed" : status;
     $("shop-bridge-text").textContent = ev.data.reason
-      ? "Report editor: " + String(ev.data.message || ev.data.reason)
-      : LABELS[status] || "Report editor: " + status;
+      ? t("example.status.other", "Report editor: {{.Status}}", { Status: message(String(ev.data.reason), language()) })
+      : label(status);
   });
 }
 
-init();
+loadLanguage().then(init);
