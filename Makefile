@@ -32,11 +32,18 @@ FYNE_DEBS  := gcc libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxin
 RUN_DEBS   := $(FYNE_DEBS)
 DIST_DEBS  := $(FYNE_DEBS) gcc-mingw-w64-x86-64 wixl msitools osslsigncode
 # Xvfb (with xauth and the software GL driver) runs the tray app for
-# `make screenshots` and the benchmark's tray measurement.
-SCREENSHOT_DEBS := xvfb xauth libgl1-mesa-dri
+# `make screenshots` and the benchmark's tray measurement. fonts-noto-cjk
+# has the Hangul that Fyne's font lacks, for the Korean screenshots and
+# Chromium's Korean pages (issue 18): the tray takes it from the system.
+SCREENSHOT_DEBS := xvfb xauth libgl1-mesa-dri fonts-noto-cjk
 # Wine (Debian's 8.0) runs the Windows build for the Wine check.
 WINE_DEBS  := wine wine64
-TEST_DEBS  := $(sort chromium libnss3-tools $(DIST_DEBS) $(SCREENSHOT_DEBS) shellcheck libxml2-utils desktop-file-utils systemd strace $(WINE_DEBS))
+# The per-user tests (issue 16): curl as a second user, setpriv/runuser
+# (util-linux), pkill (procps), useradd (passwd).
+SHARED_DEBS := curl util-linux procps passwd
+# redis-server and memcached are engines nobody here wrote, which
+# e2e/engines_test.go starts on free ports (never the system services).
+TEST_DEBS  := $(sort chromium libnss3-tools $(DIST_DEBS) $(SCREENSHOT_DEBS) shellcheck libxml2-utils desktop-file-utils systemd strace $(WINE_DEBS) redis-server memcached $(SHARED_DEBS))
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -65,25 +72,32 @@ deps-test:
 	@# The JS client's unit tests need node; Debian's nodejs serves when the
 	@# machine has no node of its own.
 	@command -v node >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs; }
+	@# npm installs ws for the Node interop test (e2e/nodews_test.go runs
+	@# `npm ci`); Debian's npm serves when node came without it.
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm; }
 
-# run: the demo engine on 127.0.0.1:21400 and the tray app (headless when
-# there is no display) in the foreground. Ctrl-C or Quit stops both.
+# run: the demo engine and the tray app (headless when there is no
+# display) in one process in the foreground (cli/rundemo.go): the engine on
+# a loopback port the system picks, and /ws routed to it in a temporary copy
+# of your configuration, so the page never reaches a program that happens
+# to hold a fixed port. Ctrl-C or Quit stops both. e2e/makerun_test.go runs
+# this recipe's last line.
 run: deps-run build
-	@$(BIN) demo-engine --push 10s & engine=$$!; \
-	trap 'kill $$engine 2>/dev/null' EXIT INT TERM; \
-	echo; \
+	@echo; \
 	echo "Orion Bridge is starting with the demo engine. Open the diagnostics page printed below"; \
 	echo "(https://localhost:21443/ unless that port is taken). To make browsers trust it once:"; \
 	echo "    $(BIN) certs install --scope user"; \
-	echo; \
-	$(BIN) --dashboard
+	echo
+	$(BIN) demo --push 10s --dashboard
 
-# screenshots: the tray's Sessions and Log tabs and the consent prompt (the
-# app under Xvfb with the demo engine and live sessions), then the example
-# page and the diagnostics page (headless Chromium), into docs/screenshots/.
+# screenshots: the tray's Sessions and Log tabs, its menu and the consent
+# prompt (the app under Xvfb with the demo engine and live sessions), in
+# English and again under LANG=ko_KR.UTF-8 (*-ko.png), then the example page
+# and the diagnostics page (headless Chromium, and --lang=ko for
+# diagnostics-ko.png), into docs/screenshots/.
 screenshots: deps-test build
 	tray/screenshots.sh docs/screenshots
-	ORION_SCREENSHOT_DIR=docs/screenshots CI=true go test -count=1 -run TestJSClientInChromium ./e2e/
+	ORION_SCREENSHOT_DIR=docs/screenshots CI=true go test -count=1 -run 'TestJSClientInChromium|TestPagesFollowTheBrowsersLanguage' ./e2e/
 
 # staticcheck is built for this machine once; GOOS then only picks what it
 # analyses.
@@ -112,7 +126,7 @@ test: deps-test lint
 	@# wine-check (they skip themselves elsewhere).
 	go test -race -count=1 $$(go list ./... | grep -v -e '/installer$$' -e '/installer/wine$$')
 	go test -run '^$$' -bench . -benchtime 100x ./bridge/...
-	node --test assets/web/_test/client.test.mjs
+	node --test assets/web/_test/client.test.mjs assets/web/_test/i18n.test.mjs
 	$(MAKE) --no-print-directory installer-check
 	$(MAKE) --no-print-directory wine-check
 

@@ -17,6 +17,7 @@ import (
 	"orionbridge/certs"
 	"orionbridge/config"
 	"orionbridge/engine"
+	"orionbridge/internal/machinedir"
 	"orionbridge/internal/owneronly"
 )
 
@@ -44,6 +45,8 @@ type Instance struct {
 	mode       string            // "tray" or "headless", for Info
 	consent    bridge.Consent    // the local prompt, restored when remote trays detach
 
+	policy policyCache // /health's browser_policy (browserpolicy.go)
+
 	trustMu      sync.Mutex // one trust check at a time; they run certutil
 	trusted      bool
 	trustChecked time.Time
@@ -64,6 +67,9 @@ func NewInstance(version string, cfg config.Config, handler slog.Handler) (*Inst
 		logDir:  filepath.Join(cfg.DataDir, "logs"),
 	}
 	in.configPath, _ = config.DefaultPath()
+	// A bridge pointed at another machine folder (ORIONBRIDGE_MACHINE_DIR:
+	// every test's) leaves the real browser policy alone.
+	in.policy.real = machinedir.Path() == machinedir.Default()
 	// Before anything reads or writes in it: a data dir someone else
 	// created, or can write, would hand them the control secret, the CA
 	// key and the log (internal/owneronly).
@@ -85,15 +91,21 @@ func NewInstance(version string, cfg config.Config, handler slog.Handler) (*Inst
 	in.engines = engine.New(in.log, cfg.Routes, b.EngineExited)
 	// The tray learns of a new certificate from a typed event, not the log.
 	certOpts := certs.Options{Logger: in.log, OnChange: in.publishCertificateChange}
-	if cfg.CertFile != "" {
-		in.Certs, err = certs.OpenExternal(cfg.CertFile, cfg.KeyFile, certOpts)
-	} else {
-		in.Certs, err = certs.OpenLocal(in.certDir, certOpts)
-	}
+	// The machine certificate when an administrator's install made one,
+	// else this user's own CA (certs.OpenServed; Status says which).
+	in.Certs, err = certs.OpenServed(cfg.CertFile, cfg.KeyFile, in.certDir, machinedir.Path(), certOpts)
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
 	return in, nil
+}
+
+// portRange is port_range as the bridge takes it; [] (none) is zero.
+func portRange(r []int) [2]int {
+	if len(r) != 2 {
+		return [2]int{}
+	}
+	return [2]int{r[0], r[1]}
 }
 
 // bridgeOptions maps a Config onto the bridge's options, with this
@@ -101,11 +113,14 @@ func NewInstance(version string, cfg config.Config, handler slog.Handler) (*Inst
 func (in *Instance) bridgeOptions(cfg config.Config) bridge.Options {
 	routes := make([]bridge.Route, len(cfg.Routes))
 	for i, r := range cfg.Routes {
-		routes[i] = bridge.Route{Path: r.Path, Target: r.Target, Framing: bridge.Framing(r.Framing)}
+		routes[i] = bridge.Route{Path: r.Path, Target: r.Target, Framing: bridge.Framing(r.Framing), LineEnding: bridge.LineEnding(r.LineEnding)}
 	}
 	return bridge.Options{
 		Port:              cfg.Port,
 		FallbackPorts:     cfg.FallbackPorts,
+		PortRange:         portRange(cfg.PortRange),
+		AllowOtherUsers:   cfg.AllowOtherUsers,
+		AnnounceDir:       bridge.DefaultAnnounceDir(), // issue 16: this user's port, for their pages
 		AllowedOrigins:    cfg.AllowedOrigins,
 		DeniedOrigins:     cfg.DeniedOrigins,
 		AskUnknownOrigins: cfg.AskUnknownOrigins,
@@ -118,12 +133,13 @@ func (in *Instance) bridgeOptions(cfg config.Config) bridge.Options {
 		Routes:            routes,
 		// Certs is opened after the bridge, with its logger; no handshake
 		// can happen before Start.
-		GetCertificate:    func(h *tls.ClientHelloInfo) (*tls.Certificate, error) { return in.Certs.GetCertificate(h) },
-		CertificateStatus: func() any { return in.certificateHealth() },
-		Control:           in.control,
-		Version:           in.version,
-		LogHandler:        in.handler,
-		EngineState:       in.engineState,
+		GetCertificate:      func(h *tls.ClientHelloInfo) (*tls.Certificate, error) { return in.Certs.GetCertificate(h) },
+		CertificateStatus:   func() any { return in.certificateHealth() },
+		BrowserPolicyStatus: in.browserPolicyHealth,
+		Control:             in.control,
+		Version:             in.version,
+		LogHandler:          in.handler,
+		EngineState:         in.engineState,
 	}
 }
 
@@ -197,6 +213,7 @@ func (in *Instance) Start() error {
 
 // Stop implements Controller: the sessions first, then the engines.
 func (in *Instance) Stop() error {
+	defer in.policy.active.Wait() // a policy follow writing files ends first
 	err := in.Bridge.Stop()
 	in.engines.Stop()
 	return err
@@ -273,7 +290,13 @@ func (in *Instance) applyGuarded(cfg config.Config, save bool, guard func(runnin
 	if cfg.DataDir != in.cfg.DataDir || cfg.CertFile != in.cfg.CertFile || cfg.KeyFile != in.cfg.KeyFile {
 		in.log.Warn("data_dir and the certificate files take effect when Orion Bridge restarts")
 	}
+	followPolicy := !slices.Equal(in.cfg.AllowedOrigins, cfg.AllowedOrigins)
 	in.cfg = cfg
+	if followPolicy {
+		// Not under in.mu: it reads and writes the policy files, and
+		// /health reads the config through RunningConfig.
+		in.policy.active.Go(in.followBrowserPolicy)
+	}
 	return nil
 }
 
@@ -323,7 +346,7 @@ func (in *Instance) Certificate(context.Context) (CertificateReport, error) {
 		r.Trusted = in.refreshTrust(0)
 		return r, nil
 	}
-	r.Stores, r.Err = certs.CheckTrust(in.certDir)
+	r.Stores, r.Err = certs.CheckTrust(in.Certs.CADir())
 	r.Trusted = r.Err == nil && certs.Trusted(r.Stores)
 	return r, nil
 }
@@ -333,6 +356,13 @@ func (in *Instance) Certificate(context.Context) (CertificateReport, error) {
 func (in *Instance) TrustCertificate() ([]certs.StoreResult, error) {
 	if in.RunningConfig().CertFile != "" {
 		return nil, fmt.Errorf("the certificate is externally managed (cert_file): trust it through your PKI")
+	}
+	if in.Certs.Status().Kind == certs.KindMachine {
+		// The machine's stores are the administrator's; this user's own
+		// (NSS) need no rights.
+		results, err := certs.InstallForUser(in.Certs.CADir())
+		in.refreshTrust(0)
+		return results, err
 	}
 	results, err := certs.Install(in.certDir, certs.ScopeUser)
 	in.refreshTrust(0)

@@ -33,6 +33,9 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		{engine, above(tray, cli, app, autostart, certs)}, // bridge comes in through config's checks
 		{autostart, above(tray, cli, app, config, engine, bridge, certs)},
 		{"orionbridge/browserpolicy", above(tray, cli, app, config, engine, autostart, bridge, certs)},
+		// The embedded files (pages, icons, catalogues): config and bridge
+		// read them, so they import nothing of ours.
+		{"orionbridge/assets", above(tray, cli, app, config, engine, autostart, bridge, certs, "orionbridge/internal")},
 		{app, above(tray, cli)},
 		{cli, above(tray)},
 	}

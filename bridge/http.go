@@ -221,6 +221,9 @@ type RouteHealth struct {
 	// Engine is the state of the engine the app runs for this route (see
 	// Options.EngineState); absent when it runs none.
 	Engine string `json:"engine,omitempty"`
+	// LineEnding is a lines route's line ending ("lf" or "crlf"), as
+	// configured; absent for other framings.
+	LineEnding LineEnding `json:"line_ending,omitempty"`
 }
 
 // Health is the /health document.
@@ -232,6 +235,12 @@ type Health struct {
 	Routes      []RouteHealth `json:"routes"`
 	Sessions    int           `json:"sessions"`
 	Certificate any           `json:"certificate,omitempty"`
+	// BrowserPolicy is Options.BrowserPolicyStatus's answer.
+	BrowserPolicy any `json:"browser_policy,omitempty"`
+	// User is the OS user whose bridge this is, for the diagnostics page;
+	// set only for the bridge's own page and for clients without an
+	// Origin (the control API, status), never for other sites' pages.
+	User string `json:"user,omitempty"`
 }
 
 // Health probes each route's engine with a short dial, in parallel. A dial's
@@ -246,7 +255,7 @@ func (b *Bridge) Health() Health {
 	h := Health{Status: status, App: AppName, Version: st.opts.Version, PID: os.Getpid(), Routes: make([]RouteHealth, len(st.opts.Routes))}
 	var wg sync.WaitGroup
 	for i, r := range st.opts.Routes {
-		h.Routes[i] = RouteHealth{Path: r.Path, Target: r.Target, Framing: r.Framing}
+		h.Routes[i] = RouteHealth{Path: r.Path, Target: r.Target, Framing: r.Framing, LineEnding: r.LineEnding}
 		if st.opts.EngineState != nil {
 			h.Routes[i].Engine = st.opts.EngineState(r.Path)
 		}
@@ -263,6 +272,9 @@ func (b *Bridge) Health() Health {
 	if st.opts.CertificateStatus != nil {
 		h.Certificate = st.opts.CertificateStatus()
 	}
+	if st.opts.BrowserPolicyStatus != nil {
+		h.BrowserPolicy = st.opts.BrowserPolicyStatus()
+	}
 	return h
 }
 
@@ -273,5 +285,9 @@ func (b *Bridge) serveHealth(w http.ResponseWriter, r *http.Request, port int) {
 	}
 	w.Header().Add("Vary", "Origin")
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(b.Health())
+	h := b.Health()
+	if origin := r.Header.Get("Origin"); origin == "" || ownOrigin(origin, port) {
+		h.User = bridgeUserName() // peer_answer.go; only this user's processes get here
+	}
+	_ = json.NewEncoder(w).Encode(h)
 }

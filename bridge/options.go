@@ -13,12 +13,27 @@ type Route struct {
 	Path    string
 	Target  string // host:port
 	Framing Framing
+	// LineEnding is how a FramingLines route ends lines toward the engine
+	// and which ending it strips from the engine's lines; "" is
+	// LineEndingLF. Other framings ignore it (config refuses it there).
+	LineEnding LineEnding
 }
 
 // Options configure a Bridge. Zero values take the defaults noted.
 type Options struct {
 	Port          int   // 0 picks a free port (tests); the app passes 21443
 	FallbackPorts []int // tried in order when Port is taken by another program
+	// PortRange is the range [first, last] a bridge moves into when Port is
+	// taken by another user's Orion Bridge (or another program): the next
+	// free port after the fallbacks. Zero: none (addrinuse.go).
+	PortRange [2]int
+	// AllowOtherUsers turns off the per-user check (peer.go): connections
+	// of any local user's processes are served. Off by default.
+	AllowOtherUsers bool
+	// AnnounceDir, when set, is where the bridge announces its port for
+	// its user and reads other users' entries to answer their browsers
+	// (announce.go); "" announces nothing (tests, embedders).
+	AnnounceDir string
 	// Hosts are the loopback addresses to listen on. Default 127.0.0.1 and
 	// ::1; ::1 is skipped where the machine has no IPv6 loopback.
 	Hosts           []string
@@ -52,7 +67,11 @@ type Options struct {
 	Control http.Handler
 	// CertificateStatus, when set, is shown in /health as "certificate".
 	CertificateStatus func() any
-	Version           string
+	// BrowserPolicyStatus, when set, is shown in /health as
+	// "browser_policy": which browsers have IT's Local Network Access
+	// policy for the bridge's sites.
+	BrowserPolicyStatus func() any
+	Version             string
 	// LogHandler receives the bridge's log records (they are also published
 	// as events). Nil discards them.
 	LogHandler slog.Handler

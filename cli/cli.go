@@ -66,6 +66,8 @@ Usage:
                                             run the bridge in the foreground, logging to stderr
   orionbridge demo-engine [--listen ADDR] [--push INTERVAL]
                                             a stand-in report engine that echoes every byte
+  orionbridge demo [--config FILE] [--push INTERVAL] [--dashboard]
+                                            the demo engine on a free port and the tray app routed to it (make run)
   orionbridge demo-site [--listen ADDR]     an example shop page embedding the editor, on loopback
   orionbridge certs path|install|uninstall|status|renew [--config FILE] [--scope user|system]
                                             the bridge's local CA and certificate
@@ -105,6 +107,8 @@ func Main(metadata []byte, args []string, stdout, stderr io.Writer, ui app.UI) i
 		return runCommand(meta, rest, stderr)
 	case "demo-engine":
 		return demoEngineCommand(rest, stdout, stderr)
+	case "demo":
+		return demoCommand(meta, rest, stderr, ui)
 	case "demo-site":
 		return demoSiteCommand(rest, stdout, stderr)
 	case "certs":

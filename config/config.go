@@ -4,6 +4,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"orionbridge/assets"
 	"orionbridge/bridge"
 	"orionbridge/internal/owneronly"
 	"orionbridge/internal/replacefile"
@@ -37,7 +39,19 @@ type Config struct {
 	// in neither list. A headless bridge never asks: nobody would answer.
 	AskUnknownOrigins bool     `toml:"ask_unknown_origins"`
 	DeniedOrigins     []string `toml:"denied_origins"` // refused without asking
-	Routes            []Route  `toml:"routes"`
+	// PortRange is [first, last]: where a bridge goes when its port is
+	// another user's Orion Bridge's (a shared computer, a terminal
+	// server), after fallback_ports. [] turns it off.
+	PortRange []int `toml:"port_range"`
+	// AllowOtherUsers serves every local user's processes, not only the
+	// bridge's own user's (issue 16); for a bridge run as a service for
+	// everyone on purpose. Off by default.
+	AllowOtherUsers bool `toml:"allow_other_users"`
+	// Language is the tray's and the prompts' language: "" follows the
+	// system's, "en" or "ko" (assets.Languages) overrides it. The command
+	// line stays English whatever it says (issue 18).
+	Language string  `toml:"language"`
+	Routes   []Route `toml:"routes"`
 }
 
 // Route maps a URL path on the bridge to one fixed TCP target.
@@ -45,6 +59,9 @@ type Route struct {
 	Path    string `toml:"path"`
 	Target  string `toml:"target"`  // host:port, e.g. 127.0.0.1:21400
 	Framing string `toml:"framing"` // raw | lines | length-prefixed
+	// LineEnding is a lines route's line ending: "lf" (the default) or
+	// "crlf" (bridge.LineEnding); only lines routes take it.
+	LineEnding string `toml:"line_ending,omitempty"`
 	// Launch, when set, is the engine the bridge runs and keeps running for
 	// this route: the program and its arguments. It must listen on Target.
 	// LaunchDir is its working directory and LaunchEnv adds to its
@@ -59,6 +76,7 @@ func Default() Config {
 	return Config{
 		Port:              21443,
 		FallbackPorts:     []int{21444, 21445, 21446},
+		PortRange:         []int{21443, 21542},
 		DataDir:           "", // resolved to the OS user data dir, OrionBridge/
 		MaxClients:        100,
 		MaxMessageBytes:   16 << 20,
@@ -98,6 +116,12 @@ func (c Config) Validate() error {
 			return bad(key, "port %d is listed twice; port and fallback_ports must all differ", p)
 		}
 		seen[p] = true
+	}
+	if err := validatePortRange(c.PortRange); err != nil {
+		return err
+	}
+	if err := validateLanguage(c.Language); err != nil {
+		return err
 	}
 	for _, list := range []struct {
 		key     string
@@ -151,9 +175,61 @@ func (c Config) Validate() error {
 		default:
 			return expected(key+"framing", strconv.Quote(r.Framing))
 		}
+		if err := validateLineEnding(r, key); err != nil {
+			return err
+		}
 		if err := validateLaunch(c.Routes, i); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validateLineEnding checks a route's line_ending: a known value, and only
+// on a lines route, where it means something; elsewhere it would be a
+// setting that silently does nothing.
+func validateLineEnding(r Route, key string) error {
+	if !bridge.LineEnding(r.LineEnding).Valid() {
+		return &Error{Key: key + "line_ending", Problem: fmt.Sprintf("expected %s, got %q", expectation(key+"line_ending"), r.LineEnding)}
+	}
+	if r.LineEnding != "" && r.Framing != "lines" {
+		framing := cmp.Or(r.Framing, "raw")
+		return &Error{Key: key + "line_ending", Problem: fmt.Sprintf("line_ending applies to lines routes only, and this route's framing is %q: remove line_ending, or set framing = \"lines\"", framing)}
+	}
+	return nil
+}
+
+// validateLanguage checks language: "" or a language Orion Bridge has a
+// catalogue for.
+func validateLanguage(lang string) error {
+	if lang == "" || slices.Contains(assets.Languages(), lang) {
+		return nil
+	}
+	return &Error{Key: "language", Problem: fmt.Sprintf("expected %s, got %q", expectation("language"), lang)}
+}
+
+// maxPortRange bounds port_range: a bridge probes each taken port in it
+// for up to a second, and no machine has a thousand users signed in.
+const maxPortRange = 1000
+
+// validatePortRange checks port_range: empty, or [first, last].
+func validatePortRange(r []int) error {
+	if len(r) == 0 {
+		return nil
+	}
+	if len(r) != 2 {
+		return &Error{Key: "port_range", Problem: fmt.Sprintf("expected %s, got %v", expectation("port_range"), r)}
+	}
+	for i, p := range r {
+		if !validPort(p) {
+			return &Error{Key: fmt.Sprintf("port_range[%d]", i), Problem: fmt.Sprintf("expected %s, got %d", expectation("port_range[]"), p)}
+		}
+	}
+	if r[0] > r[1] {
+		return &Error{Key: "port_range", Problem: fmt.Sprintf("the first port (%d) is above the last (%d): write [%d, %d]", r[0], r[1], r[1], r[0])}
+	}
+	if r[1]-r[0]+1 > maxPortRange {
+		return &Error{Key: "port_range", Problem: fmt.Sprintf("%d ports is more than %d: narrow it, e.g. [%d, %d]", r[1]-r[0]+1, maxPortRange, r[0], r[0]+99)}
 	}
 	return nil
 }
@@ -204,17 +280,26 @@ func validateLaunch(routes []Route, i int) error {
 	return nil
 }
 
-// Normalize assumes c is valid.
+// Normalize assumes c is valid. It writes new slices rather than into the
+// ones c holds: a Config copied from a running one shares them, and a
+// reader of the running one (under its owner's lock) must not see them
+// change.
 func (c *Config) Normalize() {
+	c.Routes = slices.Clone(c.Routes)
 	for i := range c.Routes {
 		if c.Routes[i].Framing == "" {
 			c.Routes[i].Framing = "raw"
 		}
 	}
-	for _, list := range [][]string{c.AllowedOrigins, c.DeniedOrigins} {
-		for i, o := range list {
-			list[i], _ = bridge.ParseOrigin(o)
+	for _, list := range []*[]string{&c.AllowedOrigins, &c.DeniedOrigins} {
+		if *list == nil {
+			continue
 		}
+		out := make([]string, len(*list))
+		for i, o := range *list {
+			out[i], _ = bridge.ParseOrigin(o)
+		}
+		*list = out
 	}
 }
 

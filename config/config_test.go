@@ -27,6 +27,7 @@ func exampleConfig() Config {
 		PingInterval:      30 * time.Second,
 		PongTimeout:       60 * time.Second,
 		AskUnknownOrigins: true,
+		PortRange:         []int{21443, 21542},
 		Routes:            []Route{{Path: "/ws", Target: "127.0.0.1:21400", Framing: "raw"}},
 	}
 }
@@ -121,16 +122,16 @@ func TestParseConfigRejects(t *testing.T) {
 	}{
 		// Unknown keys, TOML errors, type errors.
 		{"unknown key", "port = 1\n\nalowed_origins = []\n", 3, "alowed_origins",
-			`unknown key "alowed_origins" (known keys: port, fallback_ports, data_dir, allowed_origins, token, max_clients, max_message_bytes, ping_interval, pong_timeout, cert_file, key_file, ask_unknown_origins, denied_origins, routes)`},
+			`unknown key "alowed_origins" (known keys: port, fallback_ports, data_dir, allowed_origins, token, max_clients, max_message_bytes, ping_interval, pong_timeout, cert_file, key_file, ask_unknown_origins, denied_origins, port_range, allow_other_users, language, routes)`},
 		{"unknown route key", "[[routes]]\npath = \"/a\"\ntarget = \"h:1\"\nframng = \"raw\"\n", 4, "routes[0].framng",
-			`unknown key "routes[0].framng" (known keys: path, target, framing, launch, launch_dir, launch_env)`},
+			`unknown key "routes[0].framng" (known keys: path, target, framing, line_ending, launch, launch_dir, launch_env)`},
 		{"unknown key in inline route", `routes = [{path = "/a", target = "h:1"}, {path = "/b", target = "h:2", bogus = 1}]`, 1, "routes[1].bogus",
 			`unknown key "routes[1].bogus"`},
 		{"unknown table", "port = 1\n[server]\nport = 2\n", 2, "server", `unknown key "server" (known keys: port,`},
 		{"unknown array table", "[[server]]\n", 1, "server", `unknown key "server" (known keys: port,`},
 		{"unknown dotted key", "a.b.c = 1", 1, "a.b.c", `unknown key "a.b.c" (known keys: port,`},
 		{"unknown route subtable", "[[routes]]\npath = \"/a\"\ntarget = \"h:1\"\n[routes.extra]\nx = 1\n", 4, "routes[0].extra",
-			`unknown key "routes[0].extra" (known keys: path, target, framing, launch, launch_dir, launch_env)`},
+			`unknown key "routes[0].extra" (known keys: path, target, framing, line_ending, launch, launch_dir, launch_env)`},
 		{"unknown dotted route key", "[[routes]]\npath = \"/a\"\ntarget = \"h:1\"\nx.y = 1\n", 4, "routes[0].x.y", `unknown key "routes[0].x.y"`},
 		{"syntax error", "port = 1\nmax_clients = \n", 2, "", "invalid TOML: "},
 		{"duplicate key", "port = 1\nport = 2\n", 2, "port", "invalid TOML: "},
@@ -238,7 +239,7 @@ func TestParseConfigRejects(t *testing.T) {
 func TestErrorMessages(t *testing.T) {
 	tests := []struct{ toml, want string }{
 		{"\n\nport = 70000", `config /etc/x.toml: line 3: key "port": expected a port number 1-65535, got 70000`},
-		{"\n\n\n\n\n\nalowed_origins = []", `config /etc/x.toml: line 7: unknown key "alowed_origins" (known keys: port, fallback_ports, data_dir, allowed_origins, token, max_clients, max_message_bytes, ping_interval, pong_timeout, cert_file, key_file, ask_unknown_origins, denied_origins, routes)`},
+		{"\n\n\n\n\n\nalowed_origins = []", `config /etc/x.toml: line 7: unknown key "alowed_origins" (known keys: port, fallback_ports, data_dir, allowed_origins, token, max_clients, max_message_bytes, ping_interval, pong_timeout, cert_file, key_file, ask_unknown_origins, denied_origins, port_range, allow_other_users, language, routes)`},
 		{`routes = [{path = "/a", target = "h:1"}, {path = "/b", target = "h:2", framing = "json"}]`, `config /etc/x.toml: line 1: key "routes[1].framing": expected raw, lines or length-prefixed, got "json"`},
 	}
 	for _, tt := range tests {

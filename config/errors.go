@@ -13,6 +13,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"orionbridge/assets"
 )
 
 // Error is a problem with a configuration file or value.
@@ -50,6 +52,10 @@ var expectations = map[string]string{
 	"port":                "a port number 1-65535",
 	"fallback_ports":      "an array of port numbers",
 	"fallback_ports[]":    "a port number 1-65535",
+	"port_range":          "an array of two port numbers [first, last], like [21443, 21542], or [] for none",
+	"port_range[]":        "a port number 1-65535",
+	"allow_other_users":   "true or false",
+	"language":            languageChoices(), // the tray's language: "" or a catalogue's tag
 	"data_dir":            "a directory path",
 	"allowed_origins":     "an array of origins",
 	"allowed_origins[]":   `an origin like "https://app.example.com" or "https://*.example.com" (scheme http or https, no path)`,
@@ -74,6 +80,8 @@ var expectations = map[string]string{
 	"routes[].launch_env": `a table of strings like { NAME = "value" }`,
 	// A value in launch_env.
 	"routes[].launch_env.*": "a string",
+	// How a lines route ends its lines (bridge.LineEnding).
+	"routes[].line_ending": `"lf" or "crlf" (lines routes only)`,
 }
 
 var (
@@ -85,6 +93,18 @@ var (
 // "routes[].path", "routes[1].launch_env.HOME" is "routes[].launch_env.*".
 func keyPattern(key string) string {
 	return envName.ReplaceAllString(arrayIndex.ReplaceAllString(key, "[]"), "$1.*")
+}
+
+// languageChoices says what language takes, from the catalogues there are:
+// `"" (follow the system's language), "en" or "ko"`.
+func languageChoices() string {
+	tags := assets.Languages()
+	quoted := make([]string, len(tags))
+	for i, t := range tags {
+		quoted[i] = strconv.Quote(t)
+	}
+	last := len(quoted) - 1
+	return `"" (follow the system's language), ` + strings.Join(quoted[:last], ", ") + " or " + quoted[last]
 }
 
 func expectation(key string) string {

@@ -4,6 +4,7 @@ package config
 // needs: a Config's fields by their TOML key.
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -65,7 +66,11 @@ func WriteShow(w io.Writer, cfg Config, sources map[string]string) {
 		if k == "routes" {
 			for i, r := range cfg.Routes {
 				key := fmt.Sprintf("routes[%d]", i)
-				fmt.Fprintf(w, "%-20s = %-40s # %s\n", key, fmt.Sprintf("%s -> %s (%s)", r.Path, r.Target, r.Framing), src)
+				framing := r.Framing
+				if framing == "lines" {
+					framing += ", " + cmp.Or(r.LineEnding, "lf") // "lines, crlf"
+				}
+				fmt.Fprintf(w, "%-20s = %-40s # %s\n", key, fmt.Sprintf("%s -> %s (%s)", r.Path, r.Target, framing), src)
 				if r.Launch != nil {
 					fmt.Fprintf(w, "%-20s = %-40s # %s\n", key+".launch", fmt.Sprintf("%q", r.Launch), src)
 				}

@@ -510,7 +510,7 @@ func TestDeb(t *testing.T) {
 			contents[strings.TrimPrefix(f[5], ".")] = f[0]
 		}
 	}
-	for path, mode := range map[string]string{
+	wantContents := map[string]string{
 		"/usr/bin/orionbridge":                                   "-rwxr-xr-x",
 		"/usr/bin/orionbridge-headless":                          "-rwxr-xr-x",
 		"/usr/share/applications/orionbridge.desktop":            "-rw-r--r--",
@@ -519,13 +519,17 @@ func TestDeb(t *testing.T) {
 		"/usr/share/icons/hicolor/scalable/apps/orionbridge.svg": "-rw-r--r--",
 		"/usr/lib/systemd/user/orionbridge.service":              "-rw-r--r--",
 		"/usr/share/doc/orionbridge/README.md":                   "-rw-r--r--",
-	} {
+		"/usr/lib/systemd/system/orionbridge-renew.service":      "-rw-r--r--",
+		"/usr/lib/systemd/system/orionbridge-renew.timer":        "-rw-r--r--",
+		"/usr/lib/tmpfiles.d/orionbridge.conf":                   "-rw-r--r--",
+	}
+	for path, mode := range wantContents {
 		if got, ok := contents[path]; !ok || got != mode {
 			t.Errorf("%s: %q, want %s (contents: %v)", path, got, mode, contents)
 		}
 	}
-	if len(contents) != 8 {
-		t.Errorf("%d files, want 8: %v", len(contents), contents)
+	if len(contents) != len(wantContents) {
+		t.Errorf("%d files, want %d: %v", len(contents), len(wantContents), contents)
 	}
 	if got := strings.TrimSpace(run(t, "dpkg-deb", "--info", deb, "conffiles")); got != "/etc/xdg/autostart/orionbridge.desktop" {
 		t.Errorf("conffiles %q, want the autostart entry only", got)
@@ -547,6 +551,9 @@ func TestDeb(t *testing.T) {
 		// The unit runs the headless build: no GUI libraries, less memory.
 		"usr/lib/systemd/user/orionbridge.service": {"ExecStart=/usr/bin/orionbridge-headless run",
 			"ConditionFileIsExecutable=/usr/bin/orionbridge-headless", "WantedBy=default.target"},
+		// The machine certificate's renewal, as root, daily (TestDebMachineCertificate runs its ExecStart).
+		"usr/lib/systemd/system/orionbridge-renew.service": {"Type=oneshot", "ExecStart=/usr/bin/orionbridge-headless certs machine renew"},
+		"usr/lib/systemd/system/orionbridge-renew.timer":   {"OnCalendar=daily", "Persistent=true", "WantedBy=timers.target"},
 	} {
 		content := read(p)
 		for _, l := range lines {
@@ -647,7 +654,7 @@ func TestScripts(t *testing.T) {
 			t.Logf("desktop-file-validate %s:\n%s", d, out)
 		}
 	}
-	xmls := []string{"macos/Info.plist", "macos/com.orionreport.bridge.plist", "macos/distribution.xml", "windows/OrionBridge.wxs"}
+	xmls := []string{"macos/Info.plist", "macos/com.orionreport.bridge.plist", "macos/com.orionreport.bridge.renew.plist", "macos/distribution.xml", "windows/OrionBridge.wxs"}
 	for _, x := range xmls {
 		run(t, "xmllint", "--noout", in(x))
 	}
@@ -659,5 +666,11 @@ func TestScripts(t *testing.T) {
 	agent := run(t, "xmllint", "--xpath", "string(//key[.='ProgramArguments']/following-sibling::array[1]/string[1])", in("macos/com.orionreport.bridge.plist"))
 	if agent = strings.TrimSpace(agent); agent != "/Applications/Orion Bridge.app/Contents/MacOS/orionbridge" {
 		t.Errorf("LaunchAgent runs %q", agent)
+	}
+	// The renewal LaunchDaemon: the headless build's `certs machine renew`.
+	renew := run(t, "xmllint", "--xpath", "//key[.='ProgramArguments']/following-sibling::array[1]/string/text()", in("macos/com.orionreport.bridge.renew.plist"))
+	want := []string{"/Applications/Orion Bridge.app/Contents/MacOS/orionbridge-headless", "certs", "machine", "renew"}
+	if got := strings.Split(strings.TrimSpace(renew), "\n"); !slices.Equal(got, want) {
+		t.Errorf("renewal LaunchDaemon runs %q, want %q", got, want)
 	}
 }

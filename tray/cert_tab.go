@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -15,11 +16,17 @@ import (
 	"orionbridge/certs"
 )
 
-// storeColumns are the trust-store table's columns and their widths.
+// storeColumns are the trust-store table's columns and their widths; the
+// titles are functions, as the language is chosen after package init.
 var storeColumns = []struct {
-	Title string
+	Title func() string
 	Width float32
-}{{"Trust store", 290}, {"State", 140}, {"Path", 300}, {"Detail", 430}}
+}{
+	{func() string { return lang.X("cert.column.store", "Trust store") }, 290},
+	{func() string { return lang.X("cert.column.state", "State") }, 140},
+	{func() string { return lang.X("cert.column.path", "Path") }, 300},
+	{func() string { return lang.X("cert.column.detail", "Detail") }, 430},
+}
 
 // certTab shows the certificate, its trust in every store, and the Trust
 // and Renew buttons.
@@ -34,6 +41,7 @@ type certTab struct {
 	caExpires   *widget.Label
 	leafExpires *widget.Label
 	files       *widget.Label
+	served      *widget.Label // which certificate is served, and why
 	warnings    *widget.Label
 	storeDetail *widget.Label // the selected store in full
 	stores      []certs.StoreStatus
@@ -46,11 +54,18 @@ type certTab struct {
 func newCertTab(t *trayApp, d *dashboard) *certTab {
 	c := &certTab{t: t, d: d}
 	c.icon = widget.NewIcon(theme.QuestionIcon())
-	c.headline = widget.NewLabelWithStyle("Checking the trust stores…", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	c.headline = widget.NewLabelWithStyle(lang.X("cert.checking", "Checking the trust stores…"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	c.fingerprint = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	c.fingerprint.Selectable = true
 	c.caExpires, c.leafExpires = widget.NewLabel(""), widget.NewLabel("")
 	c.files = widget.NewLabel("")
+	c.served = widget.NewLabel("")
+	// One line, cut with an ellipsis: a wrapping label in a form asks for
+	// the height of its text at its narrowest, which made the tab (and so
+	// the window) thousands of pixels tall. The full reason is in `certs
+	// status`.
+	c.served.Truncation = fyne.TextTruncateEllipsis
+	c.served.Selectable = true
 	c.files.Selectable = true
 	c.files.Truncation = fyne.TextTruncateEllipsis
 	c.warnings = widget.NewLabel("")
@@ -94,14 +109,14 @@ func newCertTab(t *trayApp, d *dashboard) *certTab {
 	}
 	c.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
 		if id.Col >= 0 && id.Col < len(storeColumns) {
-			o.(*widget.Label).SetText(storeColumns[id.Col].Title)
+			o.(*widget.Label).SetText(storeColumns[id.Col].Title())
 		}
 	}
 	for i, col := range storeColumns {
 		c.table.SetColumnWidth(i, col.Width)
 	}
 	// Details and paths are long; the selected store's show in full below.
-	c.storeDetail = widget.NewLabel("Select a trust store to see its details in full.")
+	c.storeDetail = widget.NewLabel(lang.X("cert.select_store", "Select a trust store to see its details in full."))
 	c.storeDetail.Wrapping = fyne.TextWrapWord
 	c.storeDetail.Selectable = true
 	c.table.OnSelected = func(id widget.TableCellID) {
@@ -111,23 +126,24 @@ func newCertTab(t *trayApp, d *dashboard) *certTab {
 		}
 	}
 
-	c.trust = widget.NewButtonWithIcon("Trust Certificate…", theme.ConfirmIcon(), c.confirmTrust)
+	c.trust = widget.NewButtonWithIcon(lang.X("cert.trust", "Trust Certificate…"), theme.ConfirmIcon(), c.confirmTrust)
 	c.trust.Importance = widget.HighImportance
-	c.renew = widget.NewButtonWithIcon("Renew Now", theme.ViewRefreshIcon(), t.renewCertificate)
-	check := widget.NewButtonWithIcon("Check Again", theme.SearchIcon(), func() {
-		c.headline.SetText("Checking the trust stores…")
+	c.renew = widget.NewButtonWithIcon(lang.X("cert.renew", "Renew Now"), theme.ViewRefreshIcon(), t.renewCertificate)
+	check := widget.NewButtonWithIcon(lang.X("cert.check_again", "Check Again"), theme.SearchIcon(), func() {
+		c.headline.SetText(lang.X("cert.checking", "Checking the trust stores…"))
 		kick(t.kickCert)
 	})
 	details := widget.NewForm(
-		widget.NewFormItem("CA fingerprint (SHA-256)", c.fingerprint),
-		widget.NewFormItem("CA expires", c.caExpires),
-		widget.NewFormItem("Certificate expires", c.leafExpires),
-		widget.NewFormItem("Files", c.files),
+		widget.NewFormItem(lang.X("cert.served", "Served"), c.served),
+		widget.NewFormItem(lang.X("cert.fingerprint", "CA fingerprint (SHA-256)"), c.fingerprint),
+		widget.NewFormItem(lang.X("cert.ca_expires", "CA expires"), c.caExpires),
+		widget.NewFormItem(lang.X("cert.leaf_expires", "Certificate expires"), c.leafExpires),
+		widget.NewFormItem(lang.X("cert.files", "Files"), c.files),
 	)
 	top := container.NewVBox(
 		container.NewBorder(nil, nil, c.icon, container.NewHBox(c.trust, c.renew, check), c.headline),
 		c.warnings, details,
-		widget.NewLabelWithStyle("Browser trust stores", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		widget.NewLabelWithStyle(lang.X("cert.stores", "Browser trust stores"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 	)
 	c.content = container.NewBorder(top, c.storeDetail, nil, nil, c.table)
 	return c
@@ -156,13 +172,11 @@ func expiry(t time.Time, now time.Time) string {
 		return "–"
 	}
 	days := int(t.Sub(now).Hours() / 24)
-	switch {
-	case days < 0:
-		return t.Format(time.DateOnly) + " (expired)"
-	case days == 1:
-		return t.Format(time.DateOnly) + " (in 1 day)"
+	date := t.Format(time.DateOnly)
+	if days < 0 {
+		return lang.X("cert.expired", "{{.Date}} (expired)", map[string]any{"Date": date})
 	}
-	return fmt.Sprintf("%s (in %d days)", t.Format(time.DateOnly), days)
+	return lang.X("cert.in_days", "{{.Date}} (in {{.Days}} {{if eq .Days 1}}day{{else}}days{{end}})", map[string]any{"Date": date, "Days": days})
 }
 
 // refresh shows the latest certificate report.
@@ -176,23 +190,23 @@ func (c *certTab) refresh(m model) {
 	switch {
 	case st.External && r.Trusted:
 		c.icon.SetResource(theme.ConfirmIcon())
-		c.headline.SetText("Your organisation's certificate is served, and this machine trusts it")
+		c.headline.SetText(lang.X("cert.external_trusted", "Your organisation's certificate is served, and this machine trusts it"))
 	case st.External:
 		c.icon.SetResource(theme.WarningIcon())
-		c.headline.SetText("Your organisation's certificate is served, but this machine does not trust it for localhost")
+		c.headline.SetText(lang.X("cert.external_untrusted", "Your organisation's certificate is served, but this machine does not trust it for localhost"))
 	case r.Err != nil:
 		c.icon.SetResource(theme.ErrorIcon())
-		c.headline.SetText("The trust stores could not be read: " + r.Err.Error())
+		c.headline.SetText(lang.X("cert.unreadable", "The trust stores could not be read: {{.Error}}", map[string]any{"Error": r.Err.Error()}))
 	case r.Trusted:
 		c.icon.SetResource(theme.ConfirmIcon())
-		c.headline.SetText("Trusted: browsers on this machine can connect")
+		c.headline.SetText(lang.X("cert.trusted", "Trusted: browsers on this machine can connect"))
 	default:
 		c.icon.SetResource(theme.WarningIcon())
-		c.headline.SetText("Not trusted: browsers cannot connect until you click Trust Certificate")
+		c.headline.SetText(lang.X("cert.untrusted", "Not trusted: browsers cannot connect until you click Trust Certificate"))
 	}
 	now := time.Now()
 	if st.External {
-		c.fingerprint.SetText("– (managed by your organisation)")
+		c.fingerprint.SetText(lang.X("cert.external_fingerprint", "– (managed by your organisation)"))
 		c.caExpires.SetText("–")
 		c.files.SetText(st.LeafPath + ", " + st.KeyPath)
 		c.trust.Disable()
@@ -203,6 +217,11 @@ func (c *certTab) refresh(m model) {
 		c.files.SetText(st.CAPath)
 		c.trust.Enable()
 		c.renew.Enable()
+	}
+	c.served.SetText(servedText(st))
+	if st.Kind == certs.KindMachine {
+		// The machine's renewal task renews it; a user cannot.
+		c.renew.Disable()
 	}
 	c.leafExpires.SetText(expiry(st.LeafNotAfter, now))
 	if len(st.Warnings) > 0 {
@@ -215,15 +234,31 @@ func (c *certTab) refresh(m model) {
 	c.table.Refresh()
 }
 
+// servedText names the certificate served and why, as `certs status` does.
+func servedText(st certs.Status) string {
+	what := lang.X("cert.kind_user", "Your own certificate, made by Orion Bridge for you")
+	switch st.Kind {
+	case certs.KindMachine:
+		what = lang.X("cert.kind_machine", "This computer's certificate, set up for every user by your administrator")
+	case certs.KindExternal:
+		what = lang.X("cert.kind_external", "Your organisation's certificate")
+	}
+	if st.Why == "" {
+		return what
+	}
+	return what + " (" + st.Why + ")"
+}
+
 // confirmTrust explains what trusting does before doing it.
 func (c *certTab) confirmTrust() {
-	msg := widget.NewLabel("Orion Bridge will add its own certificate authority to your browsers' trust stores, " +
-		"so that pages can open wss://localhost. It can vouch for localhost only, never for another website, " +
-		"and it was created on this computer.")
+	msg := widget.NewLabel(lang.X("cert.confirm_text", "Orion Bridge will add its own certificate authority to your browsers' trust stores, "+
+		"so that pages can open wss://localhost. It can vouch for localhost only, never for another website, "+
+		"and it was created on this computer."))
 	msg.Wrapping = fyne.TextWrapWord
-	d := dialog.NewCustomConfirm("Trust the Orion Bridge certificate?", "Trust", "Cancel", msg, func(ok bool) {
+	title := lang.X("cert.confirm_title", "Trust the Orion Bridge certificate?")
+	d := dialog.NewCustomConfirm(title, lang.X("cert.confirm_trust", "Trust"), lang.X("cert.confirm_cancel", "Cancel"), msg, func(ok bool) {
 		if ok {
-			c.headline.SetText("Adding the certificate to the trust stores…")
+			c.headline.SetText(lang.X("cert.adding", "Adding the certificate to the trust stores…"))
 			c.t.trustCertificate()
 		}
 	}, c.d.window)
@@ -234,9 +269,9 @@ func (c *certTab) confirmTrust() {
 // showTrustResults says what Trust did in every store.
 func (c *certTab) showTrustResults(results []certs.StoreResult, err error) {
 	if err != nil {
-		dialog.ShowError(fmt.Errorf("trust certificate: %w\n\n%s", err, trustSummary(results)), c.d.window)
+		dialog.ShowError(fmt.Errorf("%s: %w\n\n%s", lang.X("error.trust", "trust certificate"), err, trustSummary(results)), c.d.window)
 		return
 	}
-	dialog.ShowInformation("Certificate trusted", trustSummary(results)+
-		"\n\nRestart your browser if a page still cannot connect.", c.d.window)
+	dialog.ShowInformation(lang.X("cert.trusted_title", "Certificate trusted"), trustSummary(results)+
+		"\n\n"+lang.X("cert.restart_browser", "Restart your browser if a page still cannot connect."), c.d.window)
 }

@@ -94,7 +94,7 @@ func TestSessionRows(t *testing.T) {
 		State: bridge.StateOpen, Started: now.Add(-65 * time.Second), Duration: 65 * time.Second,
 		BytesToEngine: 1258291, BytesToBrowser: 300, MessagesToEngine: 1200, MessagesToBrowser: 3,
 	}, {ID: "8", State: bridge.StateConnecting}}, now)
-	want := [len(sessionColumns)]string{"https://shop.example.com", "127.0.0.1:50000", "/ws → 127.0.0.1:21400", "open",
+	want := [sessionColumnCount]string{"https://shop.example.com", "127.0.0.1:50000", "/ws → 127.0.0.1:21400", "open",
 		"12:58:55", "1m05s", "1.2 MiB ↑  300 B ↓", "1,200 ↑  3 ↓"}
 	if len(rows) != 2 || rows[0].ID != "7" || rows[0].Cells != want {
 		t.Fatalf("rows[0] = %+v\nwant cells %q", rows, want)
@@ -231,6 +231,8 @@ func TestTrayStatus(t *testing.T) {
 			iconWarning, "Warning: certificate not trusted · wss://localhost:21443 · 2 sessions"},
 		"a service": {func() trayStatus { s := checked; s.Service = true; return s }(),
 			iconRunning, "Running as a service · wss://localhost:21443 · 2 sessions"},
+		"another user's port": {trayStatus{Running: true, Endpoint: "wss://localhost:21447", PortNote: bridge.PortNote{Wanted: 21443, HeldBy: "another user"}},
+			iconRunning, "Running · port 21447 (another user has 21443) · 0 sessions"},
 		"stopped":               {trayStatus{Endpoint: "wss://localhost:21443"}, iconStopped, "Stopped"},
 		"stopped with an error": {trayStatus{StartErr: "listen: ports 21443, 21444 are all in use by other programs"}, iconStopped, "Stopped: listen: ports 21443, 21444 are all in use by other programs"},
 		"stopped, engine down":  {trayStatus{Unreachable: []string{"x:1"}}, iconStopped, "Stopped"},

@@ -1,12 +1,14 @@
 package tray
 
 import (
+	"cmp"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"fyne.io/fyne/v2/lang"
 
 	"orionbridge/config"
 )
@@ -14,6 +16,9 @@ import (
 // framings are the choices for a route's framing, as the config file spells
 // them.
 var framings = []string{"raw", "lines", "length-prefixed"}
+
+// lineEndings are the choices for a lines route's line_ending.
+var lineEndings = []string{"lf", "crlf"}
 
 // settingsForm is the Settings tab's fields as typed, before parsing.
 type settingsForm struct {
@@ -31,6 +36,9 @@ type routeFields struct {
 	Path    string
 	Target  string
 	Framing string
+	// LineEnding is "lf" or "crlf" on a lines route, "" on the others,
+	// which take none.
+	LineEnding string
 }
 
 // fieldErrors maps a config key ("port", "routes[0].target") to what is
@@ -51,7 +59,11 @@ func settingsFromConfig(c config.Config) settingsForm {
 		if framing == "" {
 			framing = "raw"
 		}
-		f.Routes = append(f.Routes, routeFields{Path: r.Path, Target: r.Target, Framing: framing})
+		ending := ""
+		if framing == "lines" {
+			ending = cmp.Or(r.LineEnding, "lf")
+		}
+		f.Routes = append(f.Routes, routeFields{Path: r.Path, Target: r.Target, Framing: framing, LineEnding: ending})
 	}
 	return f
 }
@@ -70,11 +82,12 @@ func (f settingsForm) apply(base config.Config) (config.Config, fieldErrors) {
 	}
 	if len(f.Routes) != len(c.Routes) {
 		// The configuration changed under the form: refuse rather than guess.
-		errs[""] = "the routes changed since this form was filled: click Revert"
+		errs[""] = lang.X("settings.routes_changed", "the routes changed since this form was filled: click Revert")
 	} else {
 		for i, r := range f.Routes {
 			c.Routes[i].Target = strings.TrimSpace(r.Target)
 			c.Routes[i].Framing = r.Framing
+			c.Routes[i].LineEnding = formLineEnding(r, base.Routes[i])
 		}
 	}
 	if c.MaxClients, err = parseWhole(f.MaxClients); err != nil {
@@ -96,6 +109,17 @@ func (f settingsForm) apply(base config.Config) (config.Config, fieldErrors) {
 		return base, configFieldError(err)
 	}
 	return c, nil
+}
+
+// formLineEnding is the line_ending to save for a route: none unless it is
+// a lines route (a line ending left from an earlier lines framing would make
+// the config invalid), and none for "lf" where the file had none, so an
+// unchanged form adds no key to the file.
+func formLineEnding(r routeFields, was config.Route) string {
+	if r.Framing != "lines" || r.LineEnding == "lf" && was.LineEnding == "" {
+		return ""
+	}
+	return r.LineEnding
 }
 
 // configFieldError files an error from Validate or ApplyConfig under the
@@ -125,14 +149,14 @@ func settingsKey(key string) bool {
 	case "port", "max_clients", "max_message_bytes", "ping_interval", "pong_timeout":
 		return true
 	}
-	return strings.HasPrefix(key, "routes[") && (strings.HasSuffix(key, "].target") || strings.HasSuffix(key, "].framing"))
+	return strings.HasPrefix(key, "routes[") && (strings.HasSuffix(key, "].target") || strings.HasSuffix(key, "].framing") || strings.HasSuffix(key, "].line_ending"))
 }
 
 func parseWhole(s string) (int, error) {
 	s = strings.TrimSpace(s)
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, fmt.Errorf("expected a whole number, got %q", s)
+		return 0, errors.New(lang.X("settings.whole_number", "expected a whole number, got {{.Value}}", map[string]any{"Value": strconv.Quote(s)}))
 	}
 	return n, nil
 }
@@ -155,7 +179,7 @@ func parseByteSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n > (1<<62)/mult {
-		return 0, fmt.Errorf(`expected a size like "16 MiB" or a number of bytes, got %q`, s)
+		return 0, errors.New(lang.X("settings.size", `expected a size like "16 MiB" or a number of bytes, got {{.Value}}`, map[string]any{"Value": strconv.Quote(s)}))
 	}
 	return n * mult, nil
 }
@@ -175,7 +199,7 @@ func parseSettingDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf(`expected a duration like "30s" or "2m", got %q`, s)
+		return 0, errors.New(lang.X("settings.duration", `expected a duration like "30s" or "2m", got {{.Value}}`, map[string]any{"Value": strconv.Quote(s)}))
 	}
 	return d, nil
 }

@@ -1,13 +1,16 @@
 package tray
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"orionbridge/config"
 	"slices"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
@@ -16,8 +19,8 @@ import (
 // durations are short.
 const settingsWidth = 720
 
-// settingsTab edits the port, the routes' targets and framing, and the
-// limits. It validates with the config file's rules and saves through the
+// settingsTab edits the port, the routes' targets, framing and line
+// ending, and the limits. It validates with the config file's rules and saves through the
 // controller, which applies the change without a restart.
 type settingsTab struct {
 	t       *trayApp
@@ -28,6 +31,7 @@ type settingsTab struct {
 	port       *widget.Entry
 	targets    []*widget.Entry
 	framings   []*widget.Select
+	endings    []*widget.Select // a lines route's line_ending; disabled otherwise
 	maxClients *widget.Entry
 	maxMessage *widget.Entry
 	ping       *widget.Entry
@@ -45,9 +49,9 @@ func newSettingsTab(t *trayApp, _ *dashboard) *settingsTab {
 	s := &settingsTab{t: t}
 	s.general = errorLabel()
 	s.note = hintLabel("")
-	s.save = widget.NewButtonWithIcon("Save and Apply", theme.DocumentSaveIcon(), s.saveForm)
+	s.save = widget.NewButtonWithIcon(lang.X("settings.save", "Save and Apply"), theme.DocumentSaveIcon(), s.saveForm)
 	s.save.Importance = widget.HighImportance
-	s.revert = widget.NewButtonWithIcon("Revert", theme.ContentUndoIcon(), func() { s.load(s.t.model().Config, s.managed) })
+	s.revert = widget.NewButtonWithIcon(lang.X("settings.revert", "Revert"), theme.ContentUndoIcon(), func() { s.load(s.t.model().Config, s.managed) })
 	s.formHolder = container.NewStack()
 	m := t.model()
 	s.load(m.Config, m.Managed)
@@ -86,41 +90,59 @@ func (s *settingsTab) load(cfg config.Config, managed map[string]bool) {
 			for _, d := range disable {
 				d.Disable()
 			}
-			hint = "Set by your IT department in the machine-wide configuration."
+			hint = managedHint()
 		}
 		return formItem(label, input, errLine, hint)
 	}
 	s.port = field("port", f.Port)
 	items := []*widget.FormItem{
-		item("Port", "port", s.port, s.errs["port"], "Pages connect to wss://localhost:PORT. Changing it restarts the listener and closes open sessions.", s.port),
+		item(lang.X("settings.port", "Port"), "port", s.port, s.errs["port"],
+			lang.X("settings.port_hint", "Pages connect to wss://localhost:PORT. Changing it restarts the listener and closes open sessions."), s.port),
 	}
-	s.targets, s.framings = nil, nil
+	s.targets, s.framings, s.endings = nil, nil, nil
 	for i, r := range f.Routes {
 		s.routes = append(s.routes, r.Path)
 		key := fmt.Sprintf("routes[%d]", i)
 		target := field(key+".target", r.Target)
+		ending := widget.NewSelect(lineEndings, nil)
+		ending.SetSelected(cmp.Or(r.LineEnding, "lf"))
 		framing := widget.NewSelect(framings, nil)
+		// Only lines routes have a line ending; the choice shows, greyed,
+		// what it would be.
+		framing.OnChanged = func(v string) {
+			if v == "lines" && !managed["routes"] {
+				ending.Enable()
+			} else {
+				ending.Disable()
+			}
+		}
 		framing.SetSelected(r.Framing)
-		// One line shows a problem with either the target or the framing.
+		// One line shows a problem with the target, the framing or the line ending.
 		s.errs[key+".framing"] = s.errs[key+".target"]
-		s.targets, s.framings = append(s.targets, target), append(s.framings, framing)
-		items = append(items, item("Route "+r.Path, "routes", container.NewBorder(nil, nil, nil, framing, target), s.errs[key+".target"],
-			"The report engine's host:port, and how messages map to its TCP stream.", target, framing))
+		s.errs[key+".line_ending"] = s.errs[key+".target"]
+		s.targets, s.framings, s.endings = append(s.targets, target), append(s.framings, framing), append(s.endings, ending)
+		items = append(items, item(lang.X("settings.route", "Route {{.Path}}", map[string]any{"Path": r.Path}), "routes", container.NewBorder(nil, nil, nil, container.NewHBox(framing, ending), target), s.errs[key+".target"],
+			lang.X("settings.route_hint", "The report engine's host:port, how messages map to its TCP stream, and for lines how lines end (crlf: \\r\\n, as Redis, memcached and many Windows servers)."),
+			target, framing, ending))
 	}
 	s.maxClients = field("max_clients", f.MaxClients)
 	s.maxMessage = field("max_message_bytes", f.MaxMessageBytes)
 	s.ping = field("ping_interval", f.PingInterval)
 	s.pong = field("pong_timeout", f.PongTimeout)
 	items = append(items,
-		item("Max clients", "max_clients", s.maxClients, s.errs["max_clients"], "Sessions open at once; more are refused with HTTP 503.", s.maxClients),
-		item("Max message size", "max_message_bytes", s.maxMessage, s.errs["max_message_bytes"], `The largest message either way, e.g. "16 MiB"; larger ones close the session with 1009.`, s.maxMessage),
-		item("Ping interval", "ping_interval", s.ping, s.errs["ping_interval"], `How often the bridge pings the browser, e.g. "30s".`, s.ping),
-		item("Pong timeout", "pong_timeout", s.pong, s.errs["pong_timeout"], "A browser silent this long is disconnected; more than the ping interval.", s.pong),
+		item(lang.X("settings.max_clients", "Max clients"), "max_clients", s.maxClients, s.errs["max_clients"],
+			lang.X("settings.max_clients_hint", "Sessions open at once; more are refused with HTTP 503."), s.maxClients),
+		item(lang.X("settings.max_message", "Max message size"), "max_message_bytes", s.maxMessage, s.errs["max_message_bytes"],
+			lang.X("settings.max_message_hint", "The largest message either way, e.g. \"16 MiB\"; larger ones close the session with 1009."), s.maxMessage),
+		item(lang.X("settings.ping", "Ping interval"), "ping_interval", s.ping, s.errs["ping_interval"],
+			lang.X("settings.ping_hint", "How often the bridge pings the browser, e.g. \"30s\"."), s.ping),
+		item(lang.X("settings.pong", "Pong timeout"), "pong_timeout", s.pong, s.errs["pong_timeout"],
+			lang.X("settings.pong_hint", "A browser silent this long is disconnected; more than the ping interval."), s.pong),
 	)
 	s.formHolder.Objects = []fyne.CanvasObject{widget.NewForm(items...)}
 	s.formHolder.Refresh()
 	s.general.Hide()
-	s.note.SetText("Saved in " + s.t.model().Info.ConfigPath)
+	s.note.SetText(lang.X("settings.saved_in", "Saved in {{.Path}}", map[string]any{"Path": s.t.model().Info.ConfigPath}))
 }
 
 // formItem is a field with its error line under it, and a hint.
@@ -140,7 +162,11 @@ func (s *settingsTab) form() settingsForm {
 		PongTimeout:     s.pong.Text,
 	}
 	for i, path := range s.routes {
-		f.Routes = append(f.Routes, routeFields{Path: path, Target: s.targets[i].Text, Framing: s.framings[i].Selected})
+		r := routeFields{Path: path, Target: s.targets[i].Text, Framing: s.framings[i].Selected}
+		if r.Framing == "lines" {
+			r.LineEnding = s.endings[i].Selected
+		}
+		f.Routes = append(f.Routes, r)
 	}
 	return f
 }
@@ -151,7 +177,7 @@ func (s *settingsTab) showErrors(errs fieldErrors) {
 		if msg, ok := errs[key]; ok {
 			l.SetText(msg)
 			l.Show()
-		} else if _, shared := errs[sharedKey(key)]; !shared {
+		} else if !slices.ContainsFunc(sharedKeys(key), func(k string) bool { _, ok := errs[k]; return ok }) {
 			l.Hide()
 		}
 	}
@@ -163,15 +189,24 @@ func (s *settingsTab) showErrors(errs fieldErrors) {
 	}
 }
 
-// sharedKey is the other key of a route's shared error line.
-func sharedKey(key string) string {
-	if n := len(key) - len(".framing"); n > 0 && key[n:] == ".framing" {
-		return key[:n] + ".target"
+// routeLineKeys are the keys of a route that share its one error line.
+var routeLineKeys = []string{".target", ".framing", ".line_ending"}
+
+// sharedKeys are the other keys of a route's shared error line; none for
+// a key with a line of its own.
+func sharedKeys(key string) []string {
+	for _, suffix := range routeLineKeys {
+		if route, ok := strings.CutSuffix(key, suffix); ok && route != "" {
+			var others []string
+			for _, o := range routeLineKeys {
+				if o != suffix {
+					others = append(others, route+o)
+				}
+			}
+			return others
+		}
 	}
-	if n := len(key) - len(".target"); n > 0 && key[n:] == ".target" {
-		return key[:n] + ".framing"
-	}
-	return key
+	return nil
 }
 
 // saveForm validates and, when the form is valid, applies it.
@@ -183,12 +218,12 @@ func (s *settingsTab) saveForm() {
 	_, errs := form.apply(s.t.model().Config)
 	s.showErrors(errs)
 	if len(errs) > 0 {
-		s.note.SetText("Not saved: fix the fields in red")
+		s.note.SetText(lang.X("settings.fix_red", "Not saved: fix the fields in red"))
 		return
 	}
 	s.saving = true
 	s.save.Disable()
-	s.note.SetText("Applying…")
+	s.note.SetText(lang.X("settings.applying", "Applying…"))
 	s.t.spawn(func() {
 		// Onto the configuration in force now, not as it was a second ago:
 		// the Sites tab or a consent answer may just have changed it.
@@ -209,12 +244,12 @@ func (s *settingsTab) saveForm() {
 			s.save.Enable()
 			if err != nil || len(errs) > 0 {
 				s.showErrors(errs)
-				s.note.SetText("Not saved")
+				s.note.SetText(lang.X("settings.not_saved_plain", "Not saved"))
 				return
 			}
 			m := s.t.model()
 			s.load(m.Config, s.managed)
-			s.note.SetText("Saved to " + m.Info.ConfigPath + " and applied")
+			s.note.SetText(lang.X("settings.saved_applied", "Saved to {{.Path}} and applied", map[string]any{"Path": m.Info.ConfigPath}))
 			s.t.refreshUI()
 		})
 	})

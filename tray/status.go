@@ -1,8 +1,11 @@
 package tray
 
 import (
+	"strconv"
 	"strings"
 	"time"
+
+	"fyne.io/fyne/v2/lang"
 
 	"orionbridge/app"
 	"orionbridge/bridge"
@@ -17,6 +20,9 @@ type trayStatus struct {
 	// is attached to it; quitting the tray leaves it running.
 	Service  bool
 	Endpoint string // wss://localhost:PORT
+	// PortNote says why the bridge is not on its configured port, e.g.
+	// another user of this computer has it (issue 16); zero when it is.
+	PortNote bridge.PortNote
 	Route    string // the first route's path, for the URL pages connect to
 	Sessions int
 	// StartErr is why the bridge is not running, when Start failed.
@@ -79,9 +85,9 @@ func (s trayStatus) problem() string {
 	case !s.Running:
 		return ""
 	case len(s.Unreachable) > 0:
-		return "engine not reachable at " + strings.Join(s.Unreachable, ", ")
+		return lang.X("status.problem_engine", "engine not reachable at {{.Targets}}", map[string]any{"Targets": strings.Join(s.Unreachable, ", ")})
 	case s.CertChecked && !s.CertTrusted:
-		return "certificate not trusted"
+		return lang.X("status.problem_certificate", "certificate not trusted")
 	}
 	return ""
 }
@@ -90,22 +96,34 @@ func (s trayStatus) problem() string {
 // "Running · wss://localhost:21443 · 2 sessions".
 func (s trayStatus) statusLine() string {
 	if s.ServiceErr != "" {
-		return "Service not reachable"
+		return lang.X("status.service_unreachable", "Service not reachable")
 	}
 	if !s.Running {
 		if s.StartErr != "" {
-			return "Stopped: " + clip(s.StartErr, 70)
+			return lang.X("status.stopped_error", "Stopped: {{.Error}}", map[string]any{"Error": clip(s.StartErr, 70)})
 		}
-		return "Stopped"
+		return lang.X("status.stopped", "Stopped")
 	}
-	state := "Running"
+	state := lang.X("status.running", "Running")
 	if s.Service {
-		state = "Running as a service"
+		state = lang.X("status.running_service", "Running as a service")
 	}
 	if p := s.problem(); p != "" {
-		state = "Warning: " + p
+		state = lang.X("status.warning", "Warning: {{.Problem}}", map[string]any{"Problem": p})
 	}
-	return state + " · " + s.Endpoint + " · " + plural(s.Sessions, "session", "sessions")
+	return state + " · " + s.where() + " · " + lang.X("status.sessions", "{{.Count}} {{if eq .Count 1}}session{{else}}sessions{{end}}", map[string]any{"Count": s.Sessions})
+}
+
+// where is the endpoint, or, when the bridge is not on its configured
+// port, that port and who has the configured one: "port 21447 (another
+// user has 21443)", so a user of a shared computer knows why.
+func (s trayStatus) where() string {
+	if s.PortNote.Wanted == 0 {
+		return s.Endpoint
+	}
+	port := s.Endpoint[strings.LastIndexByte(s.Endpoint, ':')+1:]
+	return lang.X("status.port_held", "port {{.Port}} ({{.HeldBy}} has {{.Wanted}})",
+		map[string]any{"Port": port, "HeldBy": s.PortNote.HeldBy, "Wanted": strconv.Itoa(s.PortNote.Wanted)})
 }
 
 // endpointURL is what a page passes to new WebSocket(...).
@@ -120,22 +138,23 @@ func (s trayStatus) diagnosticsURL() string {
 func (s trayStatus) certificateLine() string {
 	switch {
 	case s.CertExternal:
-		return "Certificate managed by your organisation"
+		return lang.X("status.cert_external", "Certificate managed by your organisation")
 	case !s.CertChecked:
-		return "Certificate: checking…"
+		return lang.X("status.cert_checking", "Certificate: checking…")
 	case s.CertTrusted:
-		line := "Certificate trusted"
 		if !s.CertExpires.IsZero() {
-			line += ", renews before " + s.CertExpires.Format(time.DateOnly)
+			return lang.X("status.cert_trusted_until", "Certificate trusted, renews before {{.Date}}",
+				map[string]any{"Date": s.CertExpires.Format(time.DateOnly)})
 		}
-		return line
+		return lang.X("status.cert_trusted", "Certificate trusted")
 	}
-	return "Certificate not trusted: browsers cannot connect"
+	return lang.X("status.cert_untrusted", "Certificate not trusted: browsers cannot connect")
 }
 
 // withSnapshot copies the listener's state from snap.
 func (s trayStatus) withSnapshot(snap bridge.Snapshot) trayStatus {
 	s.Running, s.Endpoint, s.Sessions = snap.Running, snap.Endpoint, len(snap.Sessions)
+	s.PortNote = snap.PortNote
 	s.Route = ""
 	if len(snap.Routes) > 0 {
 		s.Route = snap.Routes[0].Path
@@ -208,31 +227,31 @@ func (e menuEntry) separator() bool { return e.Label == "" }
 // way, so the toggle cannot be clicked twice; hasLogs says whether there is a
 // log folder to open.
 func trayMenu(s trayStatus, busy, hasLogs bool) []menuEntry {
-	toggle := menuEntry{Label: "Stop Bridge", Action: actionToggleBridge, Disabled: busy}
+	toggle := menuEntry{Label: lang.X("menu.stop", "Stop Bridge"), Action: actionToggleBridge, Disabled: busy}
 	if !s.Running {
-		toggle.Label = "Start Bridge"
+		toggle.Label = lang.X("menu.start", "Start Bridge")
 	}
 	return []menuEntry{
 		{Label: s.statusLine(), Disabled: true},
 		{},
-		{Label: "Open Dashboard", Action: actionOpenDashboard},
+		{Label: lang.X("menu.open_dashboard", "Open Dashboard"), Action: actionOpenDashboard},
 		toggle,
 		{},
-		{Label: "Copy Endpoint URL", Action: actionCopyEndpoint, Disabled: s.Endpoint == ""},
-		{Label: "Open Diagnostics Page", Action: actionOpenDiagnostics, Disabled: !s.Running},
-		{Label: "Certificate", Children: []menuEntry{
+		{Label: lang.X("menu.copy_endpoint", "Copy Endpoint URL"), Action: actionCopyEndpoint, Disabled: s.Endpoint == ""},
+		{Label: lang.X("menu.open_diagnostics", "Open Diagnostics Page"), Action: actionOpenDiagnostics, Disabled: !s.Running},
+		{Label: lang.X("menu.certificate", "Certificate"), Children: []menuEntry{
 			{Label: s.certificateLine(), Disabled: true},
 			{},
-			{Label: "Trust Certificate…", Action: actionTrustCertificate, Disabled: s.CertExternal},
-			{Label: "Renew Now", Action: actionRenewCertificate, Disabled: s.CertExternal},
+			{Label: lang.X("menu.trust", "Trust Certificate…"), Action: actionTrustCertificate, Disabled: s.CertExternal},
+			{Label: lang.X("menu.renew", "Renew Now"), Action: actionRenewCertificate, Disabled: s.CertExternal},
 		}},
 		{},
-		{Label: "Start at Login", Action: actionStartAtLogin, Checked: s.AtLogin},
-		{Label: "Open Logs Folder", Action: actionOpenLogs, Disabled: !hasLogs},
-		{Label: "Export Support Bundle…", Action: actionExportBundle},
+		{Label: lang.X("menu.start_at_login", "Start at Login"), Action: actionStartAtLogin, Checked: s.AtLogin},
+		{Label: lang.X("menu.open_logs", "Open Logs Folder"), Action: actionOpenLogs, Disabled: !hasLogs},
+		{Label: lang.X("menu.export_bundle", "Export Support Bundle…"), Action: actionExportBundle},
 		{},
-		{Label: "About Orion Bridge", Action: actionAbout},
-		{Label: "Quit", Action: actionQuit},
+		{Label: lang.X("menu.about", "About Orion Bridge"), Action: actionAbout},
+		{Label: lang.X("menu.quit", "Quit"), Action: actionQuit},
 	}
 }
 

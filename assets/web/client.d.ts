@@ -8,7 +8,9 @@ export type Reason =
   | "token"
   | "engine-down"
   | "too-large"
-  | "permission";
+  | "permission"
+  /** Another user of this computer runs the bridge on this port and this user runs none. */
+  | "no-bridge-for-user";
 
 export type Status = "connecting" | "open" | "reconnecting" | "closed";
 
@@ -174,6 +176,17 @@ export function localNetworkPermission(): Promise<PermissionState>;
 export const APP_NAME: "Orion Bridge";
 export const DEFAULT_PORTS: readonly number[];
 export const REASONS: Readonly<Record<Reason, string>>;
+/** The reason messages by language tag ("en" is REASONS, "ko" Korean). */
+export const MESSAGES: Readonly<Record<string, Readonly<Record<Reason, string>>>>;
+/**
+ * The explanation of a reason code in the first of the given languages
+ * that the client has ("ko", "ko-KR", or a list such as
+ * navigator.languages, the default), else in English; an unknown code
+ * comes back as it is.
+ */
+export function message(reason: Reason | string, lang?: string | readonly string[]): string;
+/** The first preferred language whose base is available, else available[0]. */
+export function matchLanguage(preferred: string | readonly string[] | undefined, available: readonly string[]): string;
 
 /** The decision table, as a pure function (exported for tests). */
 export function diagnose(signals: {
@@ -190,4 +203,11 @@ export function closeFailure(code: number): Reason | "";
 export function backoffDelay(attempt: number, backoff?: Backoff, random?: () => number): number;
 /** ports with remembered first, when it is one of them. */
 export function orderPorts(ports: number[], remembered: number | null): number[];
+/**
+ * The port of this user's own bridge, as another user's bridge named it in
+ * its 403 /health answer ({"error": "other-user", "your_port": N}), or null.
+ */
+export function discoveredPort(health: unknown): number | null;
+/** ports with port first, added when missing. */
+export function withPort(ports: number[], port: number | null): number[];
 export function failure(reason: Reason, extra?: Partial<Failure>): Failure;

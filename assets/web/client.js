@@ -44,11 +44,22 @@
 //   https fails, and plain GET http://localhost:P/health answers:
 //     the bridge answers plain HTTP on its TLS port just for this
 //     (readable when our origin is allowed, opaque otherwise)        certificate
+//   /health answers 403 {"error": "no-bridge-for-user"} (or
+//     "other-user" and no port of ours answers): the bridge there is
+//     another user's of this computer, and this user has none         no-bridge-for-user
 //   nothing answers on https or http, or /health says the bridge is
 //     stopped (status other than "ok")                              not-running
 //
+// Shared computers (terminal servers, fast user switching): each user's
+// bridge serves only that user's processes and has its own port. Another
+// user's bridge answers /health with 403 {"error": "other-user",
+// "your_port": N}, readable by any origin; the client then tries port N
+// first and remembers it (localStorage, per origin), so the next page
+// load goes straight there.
+//
 // Ports are probed in parallel and the port closest to working wins
-// (healthy < token < engine-down < origin < certificate < not-running), so
+// (healthy < token < engine-down < origin < certificate <
+// no-bridge-for-user < not-running), so
 // another program on 21443 does not hide the bridge on 21444. When the
 // certificate and the origin are both wrong, the certificate is reported
 // first: it must be fixed before the origin can even be checked.
@@ -75,6 +86,7 @@ export const REASONS = Object.freeze({
   "engine-down": "the report engine isn't running: Orion Bridge connects as soon as it is",
   "too-large": "a message was larger than Orion Bridge allows (max_message_bytes)",
   "permission": "the browser's local network access permission was denied",
+  "no-bridge-for-user": "no bridge running for this user",
 });
 
 const DEFAULTS = Object.freeze({
@@ -101,7 +113,7 @@ const STABLE_MS = 5000;
 // delivered none of them.
 const UNCONFIRMED_MS = 6000;
 
-const RANK = { "": 0, "token": 1, "engine-down": 2, "origin": 3, "certificate": 4, "not-running": 5, "permission": 6 };
+const RANK = { "": 0, "token": 1, "engine-down": 2, "origin": 3, "certificate": 4, "no-bridge-for-user": 5, "not-running": 6, "permission": 7 };
 
 /** Thrown by send() when the queue is full while not connected. */
 export class QueueFullError extends Error {
@@ -154,6 +166,24 @@ export function backoffDelay(attempt, backoff, random) {
   return Math.round(base * (1 - jitter * rnd()));
 }
 
+/**
+ * discoveredPort is the port of this user's own bridge as another user's
+ * bridge named it in its 403 /health answer, or null.
+ */
+export function discoveredPort(health) {
+  const p = health && health.app === APP_NAME && health.error === "other-user" ? health.your_port : null;
+  return Number.isInteger(p) && p > 0 && p < 65536 ? p : null;
+}
+
+/**
+ * withPort puts port first in ports (adding it when missing): a port this
+ * user's bridge was found on, by a session or by discovery.
+ */
+export function withPort(ports, port) {
+  if (!Number.isInteger(port) || port < 1) return ports.slice();
+  return [port].concat(ports.filter((p) => p !== port));
+}
+
 /** orderPorts puts the remembered port first when it is one of ports. */
 export function orderPorts(ports, remembered) {
   const list = ports.slice();
@@ -201,6 +231,18 @@ export function diagnose(s) {
 
 function diagnosePort(p, s) {
   const port = p.port;
+  if (p.health && p.health.app === APP_NAME && p.health.error) {
+    // Another user's bridge: it named our port (probed too, and better
+    // ranked if it answers) or said we have none.
+    const mine = discoveredPort(p.health);
+    return failure("no-bridge-for-user", {
+      port,
+      detail: "The Orion Bridge on port " + port + " belongs to another user of this computer" +
+        (mine ? "; yours (port " + mine + ") does not answer: start it." : p.health.error === "no-bridge-for-user"
+          ? ", and you have no Orion Bridge running: start yours."
+          : ", and it could not tell where yours is: start yours, or ask your administrator."),
+    });
+  }
   if (p.health && p.health.app === APP_NAME) {
     if (p.health.status && p.health.status !== "ok") {
       // Listening but not taking sessions (stopped from the tray).
@@ -342,8 +384,10 @@ async function fetchWithin(o, url, init) {
 async function readHealth(o, url) {
   try {
     const res = await fetchWithin(o, url, { mode: "cors", redirect: "error" });
-    if (!res.ok) return null;
+    // 403 is another user's bridge answering the discovery (error set).
+    if (!res.ok && res.status !== 403) return null;
     const h = await res.json();
+    if (!res.ok && !(h && h.error)) return null;
     return h && h.app === APP_NAME ? h : null;
   } catch (e) {
     return null;
@@ -368,6 +412,10 @@ async function probePort(o, port) {
   if (!r.https && o.probeHttp) {
     const plain = await readHealth(o, "http://" + origin + "/health");
     r.plain = plain ? "bridge" : await answers(o, "http://" + origin + "/health") ? "answered" : "none";
+    // Another user's bridge has a certificate this browser need not trust
+    // (each user's CA is their own): its discovery answer comes over plain
+    // HTTP too, and counts as its /health.
+    if (plain && plain.error) r.health = plain;
   }
   return r;
 }
@@ -384,10 +432,13 @@ export async function probe(options) {
 
 async function runProbe(o, extra) {
   const permission = await localNetworkPermission();
-  const ports = orderPorts(o.ports, readPort(o.storageKey));
+  const ports = withPort(o.ports, readPort(o.storageKey));
   const probes = permission === "denied" ? [] : await Promise.all(ports.map((p) => probePort(o, p)));
+  // Ports that other users' bridges named as ours, not probed yet.
+  const named = [...new Set(probes.map((p) => discoveredPort(p.health)).filter((p) => p && !ports.includes(p)))];
+  for (const p of await Promise.all(named.map((port) => probePort(o, port)))) probes.push(p);
   const found = diagnose(Object.assign({ permission, probes, route: o.route, tokenGiven: !!o.token, framed: isFramed() }, extra));
-  const healthy = probes.find((p) => p.health);
+  const healthy = probes.find((p) => p.health && !p.health.error);
   return {
     permission,
     probes,
@@ -554,14 +605,32 @@ export class BridgeClient extends EventTarget {
     if (permission === "denied") {
       return this._failed(gen, diagnose({ permission, probes: [], route: o.route, framed: isFramed() }));
     }
-    const ports = orderPorts(o.ports, this._port || readPort(o.storageKey));
+    // The remembered port comes first even when it is not in o.ports:
+    // another user's bridge may have named it (see discoveredPort).
+    let ports = withPort(o.ports, this._port || readPort(o.storageKey));
 
     // Ask the likeliest port first whether the engine is there: a session
     // the bridge would close at once with 1013 only makes the status flap.
     // Unreadable (origin not listed, bridge down, …) means "just try".
-    const pre = await readHealth(o, "https://" + o.host + ":" + ports[0] + "/health");
+    let pre = await readHealth(o, "https://" + o.host + ":" + ports[0] + "/health");
     if (stale()) return;
-    if (pre) {
+    if (!pre && o.probeHttp) {
+      // Another user's bridge, whose certificate this browser does not
+      // trust, still answers the discovery over plain HTTP (probePort).
+      const plain = await readHealth(o, "http://" + o.host + ":" + ports[0] + "/health");
+      if (stale()) return;
+      if (plain && plain.error) pre = plain;
+    }
+    const mine = discoveredPort(pre);
+    if (mine) {
+      // Another user's bridge: ours is on port mine. Never try a socket on
+      // theirs; remember ours for the next page load.
+      writePort(o.storageKey, mine);
+      ports = withPort(ports.filter((p) => p !== ports[0]), mine);
+      pre = await readHealth(o, "https://" + o.host + ":" + mine + "/health");
+      if (stale()) return;
+    }
+    if (pre && !pre.error) {
       const f = diagnosePort({ port: ports[0], https: true, health: pre, plain: "skipped" }, { route: o.route });
       if (f) return this._failed(gen, f);
     }
@@ -734,4 +803,56 @@ export function connect(options) {
   const client = new BridgeClient(options);
   client._start();
   return client;
+}
+
+// ---- message(reason, lang): the reasons in the reader's language ---------------
+//
+// Issue 18. A page on another site shows these when the bridge may not be
+// running, so they cannot be fetched from the bridge: client.js carries
+// them. They are the "reason.*" entries of the catalogues that the tray and
+// the diagnostics page use (assets/web/i18n/*.json); assets/i18n_test.go
+// fails when the two differ.
+
+/** The reason messages by language tag; REASONS is the English one. */
+export const MESSAGES = Object.freeze({
+  en: REASONS,
+  ko: Object.freeze({
+    "not-running": "Orion Bridge가 실행 중이 아니거나 설치되지 않았습니다",
+    "certificate": "인증서를 신뢰하지 않습니다: 트레이에서 \"인증서 신뢰\"를 실행하세요",
+    "origin": "이 사이트는 허용되지 않았습니다: 트레이에서 허용하세요",
+    "token": "토큰이 틀렸거나 없습니다: 트레이에 표시된 토큰을 사용하세요",
+    "engine-down": "리포트 엔진이 실행 중이 아닙니다: 엔진이 시작되면 Orion Bridge가 바로 연결합니다",
+    "too-large": "메시지가 Orion Bridge가 허용하는 크기보다 큽니다 (max_message_bytes)",
+    "permission": "브라우저의 로컬 네트워크 액세스 권한이 거부되었습니다",
+    "no-bridge-for-user": "이 사용자에 대해 실행 중인 브리지가 없습니다",
+  }),
+});
+
+/**
+ * matchLanguage picks the first of the preferred languages (a tag such as
+ * "ko-KR", or a list such as navigator.languages) whose base language is
+ * among available, else available's first (English).
+ */
+export function matchLanguage(preferred, available) {
+  const list = Array.isArray(preferred) ? preferred : [preferred];
+  for (const tag of list) {
+    const base = String(tag || "").toLowerCase().split(/[-_]/)[0];
+    if (available.includes(base)) return base;
+  }
+  return available[0];
+}
+
+/**
+ * message explains a reason code in the first of the given languages that
+ * client.js has ("ko", "ko-KR", or a list; by default the browser's
+ * navigator.languages), else in English. An unknown code comes back as it
+ * is, as in a failure's message.
+ */
+export function message(reason, lang) {
+  let preferred = lang;
+  if (preferred === undefined || preferred === null) {
+    preferred = typeof navigator === "undefined" ? [] : navigator.languages || [navigator.language];
+  }
+  const table = MESSAGES[matchLanguage(preferred, Object.keys(MESSAGES))];
+  return table[reason] || REASONS[reason] || String(reason);
 }

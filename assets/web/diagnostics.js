@@ -6,7 +6,8 @@
 // or the user is never parsed as HTML. It uses the same client as any web
 // page (client.js): probe() for the checks, connect() for the console.
 
-import { connect, probe, localNetworkPermission, REASONS } from "./client.js";
+import { connect, probe, localNetworkPermission, message } from "./client.js";
+import { language, loadLanguage, t } from "./i18n.js";
 
 const REFRESH_MS = 5000;
 const LOG_MAX = 500;
@@ -29,8 +30,6 @@ const CLOSE_CODES = {
   1013: "engine unavailable: the report engine is not running; try again later",
   1015: "TLS handshake failed: the certificate is not trusted",
 };
-
-const CERT_FIX = "Run \"Trust Certificate\" in the tray, or on the command line: orionbridge certs install";
 
 // ---- small DOM helpers: text only, never parsed as HTML -----------------
 
@@ -98,12 +97,19 @@ function setCheck(name, state, text, fix) {
   }
 }
 
+// framingText is a route's framing, with the line ending of a lines route
+// ("lines, crlf"; a bridge that names none means lf).
+function framingText(r) {
+  const framing = str(r.framing, "?");
+  return framing === "lines" ? framing + ", " + str(r.line_ending, "lf") : framing;
+}
+
 function renderRoutes(routes) {
   const body = $("routes-body");
   clear(body);
   if (!routes.length) {
     const tr = el("tr");
-    const td = el("td", "muted", "The bridge has no routes configured.");
+    const td = el("td", "muted", t("page.routes.none", "The bridge has no routes configured."));
     td.colSpan = 4;
     tr.appendChild(td);
     body.appendChild(tr);
@@ -117,15 +123,15 @@ function renderRoutes(routes) {
     const target = el("td");
     target.appendChild(el("code", null, str(r.target, "?")));
     tr.appendChild(target);
-    tr.appendChild(el("td", null, str(r.framing, "—")));
+    tr.appendChild(el("td", null, r.framing ? framingText(r) : "—"));
     const engine = el("td");
     if (r.reachable === true) {
-      engine.appendChild(el("span", "pill pill-ok", "reachable"));
+      engine.appendChild(el("span", "pill pill-ok", t("page.engine.reachable", "reachable")));
     } else if (r.reachable === false) {
-      engine.appendChild(el("span", "pill pill-bad", "not reachable"));
-      engine.appendChild(el("div", "error", "Nothing answers at " + str(r.target, "?") + ": start the report engine."));
+      engine.appendChild(el("span", "pill pill-bad", t("page.engine.unreachable", "not reachable")));
+      engine.appendChild(el("div", "error", t("page.engine.nothing_answers", "Nothing answers at {{.Target}}: start the report engine.", { Target: str(r.target, "?") })));
     } else {
-      engine.appendChild(el("span", "pill pill-idle", "unknown"));
+      engine.appendChild(el("span", "pill pill-idle", t("page.engine.unknown", "unknown")));
     }
     if (r.engine) engine.appendChild(el("div", "muted", "managed engine: " + r.engine));
     tr.appendChild(engine);
@@ -150,23 +156,30 @@ function renderCertificate(cert) {
   if (!cert || typeof cert !== "object") {
     box.hidden = true;
     // This page loaded over https, so this browser accepted the certificate.
-    setCheck("certificate", "ok", "This browser trusts the bridge's certificate (this page loaded over HTTPS).");
+    setCheck("certificate", "ok", t("page.cert.page_trusted", "This browser trusts the bridge's certificate (this page loaded over HTTPS)."));
     return;
   }
   const trusted = el("span");
   if (cert.trusted === true) {
-    trusted.appendChild(el("span", "pill pill-ok", "trusted"));
-    setCheck("certificate", "ok", "Trusted by this system's browsers" +
-      (cert.fingerprint ? " (CA fingerprint " + String(cert.fingerprint).slice(0, 23) + "…)." : "."));
+    trusted.appendChild(el("span", "pill pill-ok", t("page.cert.pill_trusted", "trusted")));
+    setCheck("certificate", "ok", t("page.cert.trusted", "Trusted by this system's browsers.") +
+      (cert.fingerprint ? " " + t("page.cert.fingerprint", "CA fingerprint {{.Fingerprint}}…", { Fingerprint: String(cert.fingerprint).slice(0, 23) }) : ""));
   } else {
-    trusted.appendChild(el("span", "pill pill-bad", "not trusted"));
-    trusted.appendChild(el("div", "muted", "Browsers refuse wss:// to the bridge until its CA certificate is installed as trusted."));
-    setCheck("certificate", "bad", "Not trusted by this system's browsers: other sites cannot connect.",
-      cert.fix ? "Fix: run \"Trust Certificate\" in the tray, or " + cert.fix + "." : "Fix: " + CERT_FIX + ".");
+    trusted.appendChild(el("span", "pill pill-bad", t("page.cert.pill_untrusted", "not trusted")));
+    trusted.appendChild(el("div", "muted", t("page.cert.untrusted_note", "Browsers refuse wss:// to the bridge until its CA certificate is installed as trusted.")));
+    setCheck("certificate", "bad", t("page.cert.not_trusted", "Not trusted by this system's browsers: other sites cannot connect."),
+      cert.fix ? t("page.cert.fix_with", "Fix: run \"Trust Certificate\" in the tray, or {{.Fix}}.", { Fix: cert.fix })
+        : t("page.cert.fix", "Fix: run \"Trust Certificate\" in the tray, or on the command line: orionbridge certs install."));
   }
-  addField(dl, "Trusted by this system", trusted);
-  if (cert.ca_path) addField(dl, "CA certificate", el("code", "wrap", cert.ca_path));
-  if (cert.fingerprint) addField(dl, "Fingerprint", el("code", "wrap", cert.fingerprint));
+  addField(dl, t("page.cert.field_trusted", "Trusted by this system"), trusted);
+  const kinds = {
+    machine: t("page.cert.kind_machine", "this computer's certificate, set up for every user by the administrator's install"),
+    user: t("page.cert.kind_user", "this user's own certificate (no machine certificate is installed)"),
+    external: t("page.cert.kind_external", "the organisation's certificate (cert_file and key_file)"),
+  };
+  if (kinds[cert.kind]) addField(dl, t("page.cert.field_served", "Served"), kinds[cert.kind]);
+  if (cert.ca_path) addField(dl, t("page.cert.field_ca", "CA certificate"), el("code", "wrap", cert.ca_path));
+  if (cert.fingerprint) addField(dl, t("page.cert.field_fingerprint", "Fingerprint"), el("code", "wrap", cert.fingerprint));
   if (cert.not_after) {
     let text = String(cert.not_after);
     let expired = false;
@@ -174,23 +187,43 @@ function renderCertificate(cert) {
     if (!isNaN(d.getTime())) {
       const days = Math.floor((d.getTime() - Date.now()) / 86400000);
       expired = days < 0;
-      text += expired ? " (expired)" : " (" + plural(days, "day") + " left)";
+      text += " " + (expired ? t("page.cert.expired", "(expired)")
+        : t("page.cert.days_left", { one: "({{.Count}} day left)", other: "({{.Count}} days left)" }, { Count: days }));
     }
-    addField(dl, "Valid until", text, expired ? "error" : null);
+    addField(dl, t("page.cert.field_valid_until", "Valid until"), text, expired ? "error" : null);
   }
   box.hidden = false;
+}
+
+// renderBrowserPolicy lists the browsers that have IT's Local Network
+// Access policy for the bridge's sites (/health "browser_policy", present
+// only when some browser has it).
+function renderBrowserPolicy(list) {
+  const dl = $("certificate-fields");
+  if (!Array.isArray(list) || !list.length) return;
+  const value = el("span");
+  for (const b of list) {
+    const state = !b.in_place ? "not set" : b.current ? "approved" : "out of date";
+    const pill = el("span", "pill " + (b.in_place && b.current ? "pill-ok" : "pill-bad"), String(b.browser) + ": " + state);
+    value.appendChild(pill);
+    value.appendChild(document.createTextNode(" "));
+  }
+  if (list.some((b) => b.in_place && !b.current)) {
+    value.appendChild(el("div", "muted", "allowed_origins changed since IT installed the policy: run orionbridge policy install again."));
+  }
+  addField(dl, "Local Network Access policy", value);
 }
 
 function renderEngines(routes) {
   const down = routes.filter((r) => r.reachable === false);
   if (!routes.length) {
-    setCheck("engines", "warn", "No routes are configured.", "Fix: add [[routes]] to the configuration.");
+    setCheck("engines", "warn", t("page.engines.none", "No routes are configured."), t("page.engines.none_fix", "Fix: add [[routes]] to the configuration."));
   } else if (down.length) {
-    setCheck("engines", "bad", plural(down.length, "engine") + " not reachable: " +
-      down.map((r) => r.path + " → " + r.target).join(", ") + ".",
-    "Fix: start the report engine; sessions on these routes close with 1013 until it runs.");
+    setCheck("engines", "bad", t("page.engines.down", { one: "{{.Count}} engine not reachable: {{.List}}.", other: "{{.Count}} engines not reachable: {{.List}}." },
+      { Count: down.length, List: down.map((r) => r.path + " → " + r.target).join(", ") }),
+    t("page.engines.down_fix", "Fix: start the report engine; sessions on these routes close with 1013 until it runs."));
   } else {
-    setCheck("engines", "ok", "Every route's engine answers (" + routes.map((r) => r.path).join(", ") + ").");
+    setCheck("engines", "ok", t("page.engines.ok", "Every route's engine answers ({{.List}}).", { List: routes.map((r) => r.path).join(", ") }));
   }
 }
 
@@ -198,22 +231,23 @@ function renderOrigin(result) {
   // The bridge always allows its own diagnostics page; probe() confirms it
   // the way a web page would, by reading /health with CORS.
   if (result.health) {
-    setCheck("origin", "ok", "Allowed: the bridge always allows its own diagnostics page.",
-      "Other sites need \"Allow\" in the tray (or allowed_origins); the client reports \"origin\" for one that is not allowed.");
+    setCheck("origin", "ok", t("page.origin.ok", "Allowed: the bridge always allows its own diagnostics page."),
+      t("page.origin.ok_hint", "Other sites need \"Allow\" in the tray (or allowed_origins); the client reports \"origin\" for one that is not allowed."));
   } else if (result.failure && result.failure.reason === "origin") {
-    setCheck("origin", "bad", location.origin + " is not allowed.", "Fix: " + REASONS.origin + ".");
+    setCheck("origin", "bad", t("page.origin.bad", "{{.Origin}} is not allowed.", { Origin: location.origin }),
+      t("page.fix", "Fix: {{.Text}}.", { Text: message("origin", language()) }));
   } else {
-    setCheck("origin", "pending", "Unknown while the bridge does not answer.");
+    setCheck("origin", "pending", t("page.origin.unknown", "Unknown while the bridge does not answer."));
   }
 }
 
 async function renderPermission() {
   const state = await localNetworkPermission();
   const text = {
-    granted: "Granted for this page.",
-    prompt: "Not needed on localhost. Public sites must ask the user for it (Chrome).",
-    denied: "Denied for this page: " + REASONS.permission + ".",
-    unsupported: "This browser has no Local Network Access permission.",
+    granted: t("page.permission.granted", "Granted for this page."),
+    prompt: t("page.permission.prompt", "Not needed on localhost. Public sites must ask the user for it (Chrome)."),
+    denied: t("page.permission.denied", "Denied for this page: {{.Reason}}.", { Reason: message("permission", language()) }),
+    unsupported: t("page.permission.unsupported", "This browser has no Local Network Access permission."),
   }[state] || state;
   setCheck("permission", state === "denied" ? "bad" : "ok", text);
 }
@@ -221,18 +255,22 @@ async function renderPermission() {
 function renderHealth(h) {
   const routes = Array.isArray(h.routes) ? h.routes : [];
   $("version").textContent = str(h.version, "unknown");
+  // Whose bridge: /health names the user only to this page (same origin),
+  // never to other sites; other users' browsers get 403 (issue 16).
+  $("user").textContent = str(h.user, "unknown");
   const down = routes.filter((r) => r.reachable === false).length;
   const sessions = typeof h.sessions === "number" ? h.sessions : null;
-  let summary = "Bridge " + (h.status === "ok" ? "OK" : str(h.status, "status unknown")) +
-    (sessions === null ? "" : " · " + plural(sessions, "active session")) +
-    " · " + plural(routes.length, "route");
-  if (down) summary += " · " + plural(down, "engine") + " not reachable";
+  let summary = (h.status === "ok" ? t("page.summary.ok", "Bridge OK") : t("page.summary.status", "Bridge {{.Status}}", { Status: str(h.status, "status unknown") })) +
+    (sessions === null ? "" : " · " + t("page.summary.sessions", { one: "{{.Count}} active session", other: "{{.Count}} active sessions" }, { Count: sessions })) +
+    " · " + t("page.summary.routes", { one: "{{.Count}} route", other: "{{.Count}} routes" }, { Count: routes.length });
+  if (down) summary += " · " + t("page.summary.down", { one: "{{.Count}} engine not reachable", other: "{{.Count}} engines not reachable" }, { Count: down });
   const ok = h.status === "ok";
   setBridgeStatus(!ok ? "bad" : down ? "warn" : "ok", summary);
   renderRoutes(routes);
   renderCertificate(h.certificate);
+  renderBrowserPolicy(h.browser_policy);
   renderEngines(routes);
-  const key = (list) => JSON.stringify(list.map((r) => [r.path, r.target, r.framing]));
+  const key = (list) => JSON.stringify(list.map((r) => [r.path, r.target, r.framing, r.line_ending]));
   if (!health || key(routes) !== key(Array.isArray(health.routes) ? health.routes : [])) fillRouteSelect(routes);
   health = h;
 }
@@ -244,12 +282,12 @@ async function refresh() {
     const result = await probe(Object.assign({}, clientBase, { route: $("route").value || "/ws" }));
     if (result.health) {
       renderHealth(result.health);
-      $("checked-at").textContent = "Checked at " + clock(new Date()) + ".";
+      $("checked-at").textContent = t("page.checked_at", "Checked at {{.Time}}.", { Time: clock(new Date()) });
     } else {
       const f = result.failure;
-      setBridgeStatus("bad", "Bridge not responding at " + location.origin + "/health" +
-        (f ? ": " + f.message + (f.detail ? " (" + f.detail + ")" : "") : ""));
-      $("checked-at").textContent = "Last attempt at " + clock(new Date()) + ".";
+      setBridgeStatus("bad", t("page.not_responding", "Bridge not responding at {{.URL}}", { URL: location.origin + "/health" }) +
+        (f ? ": " + message(f.reason, language()) + (f.detail ? " (" + f.detail + ")" : "") : ""));
+      $("checked-at").textContent = t("page.last_attempt", "Last attempt at {{.Time}}.", { Time: clock(new Date()) });
     }
     renderOrigin(result);
     await renderPermission();
@@ -278,7 +316,7 @@ function fillRouteSelect(routes) {
     select.appendChild(opt);
   }
   for (const r of routes) {
-    const opt = el("option", null, str(r.path, "?") + " → " + str(r.target, "?") + " (" + str(r.framing, "?") + ")");
+    const opt = el("option", null, str(r.path, "?") + " → " + str(r.target, "?") + " (" + framingText(r) + ")");
     opt.value = str(r.path, "");
     select.appendChild(opt);
   }
@@ -506,4 +544,5 @@ function init() {
   scheduleRefresh();
 }
 
-init();
+// The page's language first (issue 18), then the page.
+loadLanguage().then(init);

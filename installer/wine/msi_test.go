@@ -12,10 +12,8 @@ package wine
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -126,28 +124,14 @@ func lastLines(text string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// caOf returns the CA the installed exe made (in the data folder of Wine's
-// one user) and its SHA-1 thumbprint, as the registry names it.
+// caOf returns the CA the installed bridges' certificate chains to, the
+// machine CA that the MSI's `certs machine install` made in
+// %ProgramData%\OrionBridge (every user's bridge serves its leaf), and its
+// SHA-1 thumbprint, as the registry names it.
 func caOf(t *testing.T, p *prefix) (*x509.Certificate, string) {
 	t.Helper()
-	matches, _ := filepath.Glob(filepath.Join(p.dir, "drive_c", "users", "*", "AppData", "Local", "OrionBridge", "certs", "ca.pem"))
-	if len(matches) != 1 {
-		t.Fatalf("the CA's ca.pem: found %q under the prefix's users, want one", matches)
-	}
-	data, err := os.ReadFile(matches[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		t.Fatalf("%s: no PEM block", matches[0])
-	}
-	ca, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatalf("%s: %v", matches[0], err)
-	}
-	sum := sha1.Sum(ca.Raw)
-	return ca, strings.ToUpper(hex.EncodeToString(sum[:]))
+	ca := readCert(t, p, machineCAPEM)
+	return ca, thumbprint(ca)
 }
 
 // startMenuShortcut returns the shortcut's path if it exists. Wine 8's
@@ -205,6 +189,7 @@ func TestMSIInstallServeUninstall(t *testing.T) {
 		"PORT="+strconv.Itoa(port),
 		"ALLOWED_ORIGINS="+origin+",https://shop.example.com",
 		"ENGINE_ADDRESS=127.0.0.1:"+strconv.Itoa(enginePort))
+	p.allowLinuxClients(t)
 
 	t.Run("installed", func(t *testing.T) {
 		built := filepath.Join(filepath.Dir(msi), "windows")

@@ -28,7 +28,9 @@ const copy = join(dir, "client.mjs");
 copyFileSync(new URL("../client.js", import.meta.url), copy);
 const {
   REASONS, DEFAULT_PORTS, QueueFullError, backoffDelay, closeFailure, connect, diagnose, orderPorts, probe,
+  discoveredPort, withPort,
 } = await import(pathToFileURL(copy).href);
+const { MESSAGES, matchLanguage, message } = await import(pathToFileURL(copy).href);
 rmSync(dir, { recursive: true, force: true });
 
 // ---- fakes -------------------------------------------------------------
@@ -82,6 +84,8 @@ function fakeFetch(table) {
     const hit = table[url + " " + init.mode];
     if (hit === undefined) throw new TypeError("Failed to fetch");
     if (hit === "opaque") return { ok: false, status: 0, type: "opaque", json: async () => { throw new SyntaxError("opaque"); } };
+    // { status: 403, body }: another user's bridge answering the discovery.
+    if (hit.status === 403) return { ok: false, status: 403, type: "cors", json: async () => hit.body };
     return { ok: true, status: 200, type: "cors", json: async () => hit };
   };
 }
@@ -125,7 +129,8 @@ function setPermission(state) {
 
 test("every reason has the message of the issue's table", () => {
   assert.deepEqual(Object.keys(REASONS).sort(),
-    ["certificate", "engine-down", "not-running", "origin", "permission", "token", "too-large"]);
+    ["certificate", "engine-down", "no-bridge-for-user", "not-running", "origin", "permission", "token", "too-large"]);
+  assert.equal(REASONS["no-bridge-for-user"], "no bridge running for this user");
   assert.equal(REASONS["not-running"], "Orion Bridge is not running or not installed");
   assert.equal(REASONS.certificate, "the certificate isn't trusted: run \"Trust Certificate\" in the tray");
   assert.equal(REASONS.origin, "this site isn't allowed: allow it in the tray");
@@ -365,4 +370,148 @@ test("what is kept for a 1013 stays within the queue's bounds", async () => {
   all[0].drop(1013, "engine unavailable");
   assert.equal(c.queued, 0, "kept more than maxQueue, or kept a partial tail");
   c.close();
+});
+
+// ---- shared computers: another user's bridge (issue 16) --------------------
+
+const otherUser = (yourPort) => ({
+  status: 403,
+  body: yourPort
+    ? { app: "Orion Bridge", error: "other-user", message: "this Orion Bridge belongs to another user of this computer", your_port: yourPort }
+    : { app: "Orion Bridge", error: "no-bridge-for-user", message: "this Orion Bridge belongs to another user of this computer" },
+});
+
+// fakeStorage stands in for the page's localStorage.
+function fakeStorage() {
+  const m = new Map();
+  const st = { getItem: (k) => (m.has(k) ? m.get(k) : null), setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k) };
+  Object.defineProperty(globalThis, "localStorage", { value: st, configurable: true, writable: true });
+  return m;
+}
+
+test("discoveredPort and withPort", () => {
+  assert.equal(discoveredPort(otherUser(21447).body), 21447);
+  assert.equal(discoveredPort(otherUser(0).body), null);
+  assert.equal(discoveredPort({ app: "Something else", error: "other-user", your_port: 1 }), null);
+  assert.equal(discoveredPort({ app: "Orion Bridge", error: "other-user", your_port: 70000 }), null);
+  assert.equal(discoveredPort(healthy(true)), null);
+  assert.deepEqual(withPort([21443, 21444], 21447), [21447, 21443, 21444]);
+  assert.deepEqual(withPort([21443, 21444], 21444), [21444, 21443]);
+  assert.deepEqual(withPort([21443], null), [21443]);
+});
+
+test("another user's bridge is no-bridge-for-user, beaten by our own", () => {
+  const theirs = { port: 21443, https: true, health: otherUser(0).body, plain: "skipped" };
+  let f = diagnose({ route: "/ws", probes: [theirs, { port: 21444, https: false, health: null, plain: "none" }] });
+  assert.equal(f.reason, "no-bridge-for-user");
+  assert.equal(f.message, "no bridge running for this user");
+  assert.equal(f.port, 21443);
+  assert.match(f.detail, /another user of this computer, and you have no Orion Bridge running/);
+  f = diagnose({ route: "/ws", probes: [theirs, { port: 21447, https: true, health: healthy(false), plain: "skipped" }] });
+  assert.equal(f.reason, "engine-down");
+  assert.equal(f.port, 21447);
+});
+
+test("follows another user's bridge to our port, never opens a socket on theirs, and remembers it", async () => {
+  setPermission(undefined);
+  const stored = fakeStorage();
+  const { FakeSocket, all } = fakeSockets((url) => url.includes(":21447/") ? "open" : 1006);
+  const fetch = fakeFetch({
+    "https://localhost:21443/health cors": otherUser(21447),
+    "https://localhost:21447/health cors": healthy(true),
+  });
+  const c = connect({ WebSocket: FakeSocket, fetch, ports: [21443], backoff: fast });
+  await waitFor("open", () => c.status === "open");
+  assert.equal(c.port, 21447);
+  assert.deepEqual(all.map((s) => s.url), ["wss://localhost:21447/ws"]);
+  assert.equal(stored.get("orionbridge.port"), "21447");
+  c.close();
+  // The next page load starts at the remembered port, though it is not in ports.
+  const again = connect({ WebSocket: FakeSocket, fetch: fakeFetch({}), ports: [21443], backoff: fast });
+  await waitFor("open", () => again.status === "open");
+  assert.equal(all[1].url, "wss://localhost:21447/ws");
+  again.close();
+  delete globalThis.localStorage;
+});
+
+test("no bridge for this user: named, and nothing of the other user's is used", async () => {
+  setPermission(undefined);
+  const { FakeSocket, all } = fakeSockets(() => 1006); // the other user's bridge refuses the handshake
+  const fetch = fakeFetch({ "https://localhost:21443/health cors": otherUser(0) });
+  const c = connect({ WebSocket: FakeSocket, fetch, ports: [21443, 21444], storageKey: null, backoff: fast, reconnect: false });
+  const seen = record(c);
+  await waitFor("closed", () => c.status === "closed");
+  assert.deepEqual(seen.failures, ["no-bridge-for-user"]);
+  assert.equal(c.failure.port, 21443);
+  assert.ok(all.every((s) => s.readyState === 3));
+});
+
+test("another user's bridge with a certificate we do not trust: its plain-HTTP answer leads the way", async () => {
+  setPermission(undefined);
+  const stored = fakeStorage();
+  const { FakeSocket, all } = fakeSockets((url) => url.includes(":21448/") ? "open" : 1006);
+  const fetch = fakeFetch({
+    "http://localhost:21443/health cors": otherUser(21448),
+    "https://localhost:21448/health cors": healthy(true),
+  });
+  const c = connect({ WebSocket: FakeSocket, fetch, ports: [21443], backoff: fast });
+  await waitFor("open", () => c.status === "open");
+  assert.deepEqual(all.map((s) => s.url), ["wss://localhost:21448/ws"]);
+  assert.equal(stored.get("orionbridge.port"), "21448");
+  c.close();
+  delete globalThis.localStorage;
+  const r = await probe({ ports: [21443], fetch, WebSocket: class {}, storageKey: null });
+  assert.equal(r.probes[0].health.error, "other-user");
+  assert.equal(r.port, 21448);
+  assert.equal(r.failure, null);
+});
+
+test("probe() also asks the port another user's bridge named", async () => {
+  setPermission(undefined);
+  const fetch = fakeFetch({
+    "https://localhost:21443/health cors": otherUser(21460),
+    "https://localhost:21460/health cors": healthy(true),
+  });
+  const r = await probe({ ports: [21443], fetch, WebSocket: class {}, storageKey: null });
+  assert.deepEqual(r.probes.map((p) => p.port), [21443, 21460]);
+  assert.equal(r.failure, null);
+  assert.equal(r.port, 21460);
+  assert.equal(r.health.status, "ok");
+});
+
+// ---- message(reason, lang): issue 18 ----------------------------------------
+
+test("message() speaks the first language it has, else English", () => {
+  const cases = [
+    ["ko", "permission", MESSAGES.ko.permission],
+    ["ko-KR", "not-running", MESSAGES.ko["not-running"]],
+    [["fr-FR", "ko", "en"], "certificate", MESSAGES.ko.certificate],
+    [["fr-FR", "de"], "token", REASONS.token],
+    ["en-GB", "origin", REASONS.origin],
+    ["", "engine-down", REASONS["engine-down"]],
+    ["ko", "no-such-reason", "no-such-reason"],
+  ];
+  for (const [lang, reason, want] of cases) {
+    assert.equal(message(reason, lang), want, JSON.stringify([reason, lang]));
+  }
+  assert.match(message("permission", "ko"), /[\uac00-\ud7a3]/, "Korean is Hangul");
+});
+
+test("message() follows navigator.languages when no language is given", () => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+  Object.defineProperty(globalThis, "navigator", { value: { languages: ["ko-KR", "en-US"] }, configurable: true });
+  try {
+    assert.equal(message("origin"), MESSAGES.ko.origin);
+  } finally {
+    if (saved) Object.defineProperty(globalThis, "navigator", saved);
+    else delete globalThis.navigator;
+  }
+});
+
+test("every language has a message for every reason code", () => {
+  for (const [lang, table] of Object.entries(MESSAGES)) {
+    assert.deepEqual(Object.keys(table).sort(), Object.keys(REASONS).sort(), lang);
+  }
+  assert.equal(matchLanguage(["pt-BR", "ko_KR"], ["en", "ko"]), "ko");
+  assert.equal(matchLanguage(undefined, ["en", "ko"]), "en");
 });
