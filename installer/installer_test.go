@@ -249,12 +249,12 @@ func TestMSI(t *testing.T) {
 		source, target string
 	}{
 		"WriteManagedConfig":  {deferredElevated, "OrionBridgeExe", `config write-managed --port "[PORT]" --allowed-origins "[ALLOWED_ORIGINS]" --engine-address "[ENGINE_ADDRESS]"`},
-		"CertsInstall":        {deferredElevated, "OrionBridgeExe", "certs install --scope system"},
+		"CertsInstall":        {deferredElevated, "OrionBridgeExe", "certs machine install"},
 		"ServiceClear":        {deferredElevated | caContinue, "OrionBridgeExe", "service uninstall --system"},
 		"ServiceInstall":      {deferredElevated, "OrionBridgeExe", "service install --system"},
 		"ServiceStart":        {deferredElevated, "OrionBridgeExe", "service start --system"},
 		"ServiceUninstall":    {deferredElevated | caContinue, "OrionBridgeExe", "service uninstall --system"},
-		"CertsUninstall":      {deferredElevated | caContinue, "OrionBridgeExe", "certs uninstall --scope system"},
+		"CertsUninstall":      {deferredElevated | caContinue, "OrionBridgeExe", "certs machine uninstall"},
 		"PolicyInstall":       {deferredElevated, "OrionBridgeExe", "policy install"},
 		"PolicyInstallIframe": {deferredElevated, "OrionBridgeExe", "policy install --iframe"},
 		"PolicyUninstall":     {deferredElevated | caContinue, "OrionBridgeExe", "policy uninstall"},
@@ -298,6 +298,11 @@ func TestMSI(t *testing.T) {
 	}
 	if !(at("ServiceClear") < at("ServiceInstall") && at("ServiceInstall") < at("ServiceStart") && at("WriteManagedConfig") < at("ServiceStart")) {
 		t.Error("the service is not cleared, installed, then started after the managed config is written")
+	}
+	// A bridge picks its certificate when it starts: the service must find
+	// the machine certificate in place (#15).
+	if at("CertsInstall") > at("ServiceStart") {
+		t.Errorf("ServiceStart (%d) runs before CertsInstall (%d): the service would serve its own CA, which nothing trusts", at("ServiceStart"), at("CertsInstall"))
 	}
 	between("ServiceUninstall", "InstallInitialize", "RemoveFiles", "(!Service=3 OR !Service=4) AND &Service=2")
 	between("CertsUninstall", "InstallInitialize", "RemoveFiles", `REMOVE~="ALL" AND NOT UPGRADINGPRODUCTCODE`)
