@@ -5,6 +5,7 @@ package bridge
 import (
 	"errors"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -31,7 +32,12 @@ func TestPeerLookupWindows(t *testing.T) {
 		t.Run(host, func(t *testing.T) {
 			ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 			if err != nil {
-				t.Skipf("no %s loopback: %v", host, err) // Windows without IPv6 loopback
+				// A Windows without IPv6 loopback; Wine, where CI runs
+				// this, has it.
+				if os.Getenv("CI") == "true" {
+					t.Fatalf("no %s loopback: %v", host, err)
+				}
+				t.Skipf("no %s loopback: %v", host, err)
 			}
 			defer ln.Close()
 			d, err := net.DialTimeout("tcp", ln.Addr().String(), 10*time.Second)

@@ -14,27 +14,11 @@ import (
 	"orionbridge/internal/testutil"
 )
 
-// machineRoot is a machine data folder for one test, in a folder only root
-// can change (as /var/lib is), so the ownership checks pass for real.
-func machineRoot(t *testing.T) string {
-	t.Helper()
-	testutil.RequireRoot(t, "the machine certificate is root's")
-	parent, err := os.MkdirTemp("", "orionbridge-machine-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(parent) })
-	if err := os.Chmod(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(parent, "orionbridge")
-}
-
 // TestMachineCertificateKeys: the CA key is root's alone, the leaf and
 // its key readable by every user; checked by mode and owner, and by a real
 // second user reading each file.
 func TestMachineCertificateKeys(t *testing.T) {
-	root := machineRoot(t)
+	root := testutil.MachineRoot(t)
 	res, err := MaintainMachine(root, false, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +75,7 @@ func TestMachineCertificateKeys(t *testing.T) {
 // Source serving it in another "process" picks the new one up from disk:
 // a new handshake sees the new serial, an open connection keeps working.
 func TestMachineLeafRenewalReachesRunningBridge(t *testing.T) {
-	root := machineRoot(t)
+	root := testutil.MachineRoot(t)
 	// Issued 396 days ago, so 1 day is left.
 	issued := time.Now().Add(-396 * 24 * time.Hour)
 	if _, err := MaintainMachine(root, false, Options{Now: func() time.Time { return issued }}); err != nil {
@@ -180,7 +164,7 @@ func TestMachineCertificateRefusesForeignFiles(t *testing.T) {
 		}, "not signed by the machine CA"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := machineRoot(t)
+			root := testutil.MachineRoot(t)
 			if _, err := MaintainMachine(root, false, Options{}); err != nil {
 				t.Fatal(err)
 			}
@@ -203,7 +187,7 @@ func TestMachineCertificateRefusesForeignFiles(t *testing.T) {
 
 // TestOpenServedChooses: external over machine over the user's own CA.
 func TestOpenServedChooses(t *testing.T) {
-	root := machineRoot(t)
+	root := testutil.MachineRoot(t)
 	userDir := filepath.Join(t.TempDir(), "certs")
 	src, err := OpenServed("", "", userDir, root, Options{})
 	if err != nil {

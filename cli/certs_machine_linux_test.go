@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,17 +18,8 @@ import (
 // renew names the administrator's command; without one they fall back to
 // the user's own CA.
 func TestCertsMachineCommands(t *testing.T) {
-	testutil.RequireRoot(t, "the machine certificate is root's")
 	testutil.SetHome(t)
-	parent, err := os.MkdirTemp("", "orionbridge-machine-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(parent) })
-	if err := os.Chmod(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Join(parent, "orionbridge")
+	root := testutil.MachineRoot(t)
 	t.Setenv(machinedir.Env, root)
 	data := t.TempDir()
 	cfg := testutil.TempFile(t, "c.toml", fmt.Sprintf("data_dir = %q\n", data))

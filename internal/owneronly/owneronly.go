@@ -123,6 +123,11 @@ func readChecked(what, path string, private bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readOpened(what, path, f)
+}
+
+// readOpened reads a checked file, at most maxRead bytes, and closes it.
+func readOpened(what, path string, f *os.File) ([]byte, error) {
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxRead+1))
 	if err != nil {
@@ -145,15 +150,7 @@ func ReadMachineFile(what, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxRead+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", what, path, err)
-	}
-	if len(b) > maxRead {
-		return nil, &Error{What: what, Path: path, Kind: WrongType, Problem: fmt.Sprintf("larger than %d bytes, so not a file Orion Bridge wrote", maxRead), Fix: "remove " + path}
-	}
-	return b, nil
+	return readOpened(what, path, f)
 }
 
 // CheckSetting checks a file whose content decides what the bridge does,

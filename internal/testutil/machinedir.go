@@ -3,6 +3,7 @@ package testutil
 import (
 	"os"
 	"path/filepath"
+	"testing"
 
 	"orionbridge/internal/machinedir"
 )
@@ -19,4 +20,21 @@ func init() {
 	if _, set := os.LookupEnv(machinedir.Env); !set {
 		os.Setenv(machinedir.Env, NoMachineDir)
 	}
+}
+
+// MachineRoot is a machine data folder for one test (not created yet),
+// inside a fresh folder only root can change, as /var/lib is, so that the
+// machine certificate's ownership checks pass for real. It needs root.
+func MachineRoot(t testing.TB) string {
+	t.Helper()
+	RequireRoot(t, "the machine certificate is root's")
+	parent, err := os.MkdirTemp("", "orionbridge-machine-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(parent) })
+	if err := os.Chmod(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(parent, "orionbridge")
 }

@@ -27,17 +27,29 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// SetHome points every location the OS lookups use (HOME and the XDG
-// variables) at fresh directories, for the rest of the test.
+// SetHome points every location the OS lookups use at fresh directories,
+// for the rest of the test: HOME and the XDG variables; on Windows also
+// USERPROFILE, AppData (configHome) and LocalAppData (dataHome); on macOS,
+// where both live in ~/Library/Application Support, configHome and
+// dataHome are that folder.
 func SetHome(t testing.TB) (home, configHome, dataHome string) {
 	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Skip("uses the XDG variables")
-	}
 	home, configHome, dataHome = t.TempDir(), t.TempDir(), t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_CONFIG_HOME", configHome)
 	t.Setenv("XDG_DATA_HOME", dataHome)
+	switch runtime.GOOS {
+	case "windows":
+		t.Setenv("USERPROFILE", home)
+		t.Setenv("AppData", configHome)
+		t.Setenv("LocalAppData", dataHome)
+	case "darwin":
+		configHome = filepath.Join(home, "Library", "Application Support")
+		if err := os.MkdirAll(configHome, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		dataHome = configHome
+	}
 	return home, configHome, dataHome
 }
 
